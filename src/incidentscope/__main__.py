@@ -1,0 +1,3 @@
+from incidentscope.cli import main
+
+main()

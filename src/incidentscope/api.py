@@ -1,0 +1,181 @@
+"""The Python API: what the command line does, for notebooks and tests.
+
+    from incidentscope.api import run
+    result = run("incident.toml", "data/", "out/")
+    result.report["affected_accounts"]
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import shutil
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+
+from incidentscope import ingest, workspace
+from incidentscope import replay as replay_engine
+from incidentscope.config import Incident, load_incident
+from incidentscope.errors import StorageError
+from incidentscope.ingest import LoadResult
+from incidentscope.replay import ReplayResult
+from incidentscope.report import json_report
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class RunResult:
+    run_id: str
+    load: LoadResult
+    result: ReplayResult
+    out_dir: Path
+    outputs: tuple[Path, ...]
+
+    @property
+    def report(self) -> dict[str, object]:
+        return self.result.report
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def resolve_db(incident_path: Path, db_path: Path | None) -> Path:
+    return db_path if db_path is not None else workspace.default_workspace_path(incident_path)
+
+
+@contextlib.contextmanager
+def open_workspace(
+    incident_path: Path | str,
+    db_path: Path | str | None = None,
+    *,
+    create: bool = False,
+    read_only: bool = False,
+    threads: int | None = None,
+    memory_limit: str | None = None,
+) -> Iterator[tuple[Incident, duckdb.DuckDBPyConnection, Path]]:
+    incident = load_incident(Path(incident_path))
+    db = resolve_db(Path(incident_path), Path(db_path) if db_path else None)
+    con = workspace.connect(db, create=create, read_only=read_only, threads=threads,
+                            memory_limit=memory_limit)
+    try:
+        yield incident, con, db
+    finally:
+        con.close()
+        temp_dir = db.parent / f".{db.name}.tmp"
+        shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+def load(
+    incident_path: Path | str,
+    data_dir: Path | str,
+    *,
+    db_path: Path | str | None = None,
+    strict: bool = False,
+    progress: Progress | None = None,
+    threads: int | None = None,
+    memory_limit: str | None = None,
+) -> LoadResult:
+    """Load the input files of `data_dir` into the workspace (created when missing)."""
+    with workspace.private_files(), open_workspace(
+        incident_path, db_path, create=True, threads=threads, memory_limit=memory_limit
+    ) as (incident, con, db):
+        key = workspace.load_or_create_key(workspace.key_path_for(db), create=True)
+        return ingest.load(con, incident, Path(data_dir), key, strict=strict, progress=progress)
+
+
+def replay(
+    incident_path: Path | str,
+    *,
+    db_path: Path | str | None = None,
+    progress: Progress | None = None,
+    threads: int | None = None,
+    memory_limit: str | None = None,
+) -> ReplayResult:
+    """Replay the loaded workspace under the incident file's parameters."""
+    with workspace.private_files(), open_workspace(
+        incident_path, db_path, threads=threads, memory_limit=memory_limit
+    ) as (incident, con, _db):
+        return replay_engine.replay(con, incident, progress=progress)
+
+
+def _record_run(con: duckdb.DuckDBPyConnection, run_id: str, kind: str, started: datetime,
+                incident: Incident, result: ReplayResult, manifest_sha256: str | None) -> None:
+    incident_sha = ""
+    if incident.source_path is not None:
+        incident_sha = hashlib.sha256(incident.source_path.read_bytes()).hexdigest()
+    affected = result.report["affected_accounts"]
+    con.execute(
+        "INSERT INTO runs VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        [run_id, kind, started, _now(), incident_sha, manifest_sha256,
+         json_report.render(result), affected["lower"], affected["estimate"], affected["upper"]],
+    )
+
+
+def write_outputs(out_dir: Path, files: dict[str, bytes]) -> tuple[Path, ...]:
+    """Write every output under a temporary name, then rename: nothing half-written in OUT."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    staging = out_dir / f".incidentscope-{uuid.uuid4().hex}.partial"
+    staging.mkdir()
+    written = []
+    try:
+        for name, content in files.items():
+            target = staging / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with target.open("wb") as handle:
+                handle.write(content)
+                handle.flush()
+                os.fsync(handle.fileno())
+        for name in files:
+            final = out_dir / name
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(staging / name, final)
+            written.append(final)
+    except OSError as exc:
+        raise StorageError(f"{out_dir}: cannot write the reports ({exc.strerror})") from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return tuple(written)
+
+
+def run(
+    incident_path: Path | str,
+    data_dir: Path | str,
+    out_dir: Path | str,
+    *,
+    db_path: Path | str | None = None,
+    strict: bool = False,
+    progress: Progress | None = None,
+    threads: int | None = None,
+    memory_limit: str | None = None,
+) -> RunResult:
+    """Load, replay and write the reports into `out_dir`."""
+    started = _now()
+    run_id = started.strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:8]
+    with workspace.private_files(), open_workspace(
+        incident_path, db_path, create=True, threads=threads, memory_limit=memory_limit
+    ) as (incident, con, db):
+        key = workspace.load_or_create_key(workspace.key_path_for(db), create=True)
+        loaded = ingest.load(con, incident, Path(data_dir), key, strict=strict,
+                             progress=progress)
+        result = replay_engine.replay(con, incident, progress=progress)
+        files = {"report.json": json_report.render(result).encode("utf-8")}
+        outputs = write_outputs(Path(out_dir), files)
+        manifest_sha = None
+        _record_run(con, run_id, "run", started, incident, result, manifest_sha)
+    return RunResult(run_id, loaded, result, Path(out_dir), outputs)
+
+
+def status(incident_path: Path | str, *, db_path: Path | str | None = None) -> dict[str, object]:
+    """What a workspace holds (counts, snapshots, log range, rejects, key fingerprint)."""
+    from incidentscope.status import workspace_status
+
+    with open_workspace(incident_path, db_path, read_only=True) as (incident, con, _db):
+        return workspace_status(con, incident)

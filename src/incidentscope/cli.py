@@ -1,0 +1,263 @@
+"""The command line: parse options, call one library function, pick a renderer.
+
+stdout carries data (reports, JSON); progress and diagnostics go to stderr.
+Every error passes through `main`, which prints one line and exits with the
+documented code (docs/exit-codes.md).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from typer.exceptions import TyperException
+
+from incidentscope.errors import ExitCode, IncidentScopeError
+
+app = typer.Typer(
+    name="incidentscope",
+    help="Replay an ad-audience matching incident: who was affected, and how we know.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+_state = {"debug": False}
+
+
+class Format(StrEnum):
+    table = "table"
+    json = "json"
+    md = "md"
+
+
+IncidentArg = Annotated[Path, typer.Argument(help="The incident file (incident.toml).")]
+DataOpt = Annotated[Path, typer.Option("--data", help="Folder with the input files.")]
+DbOpt = Annotated[
+    Path | None,
+    typer.Option("--db", help="Workspace file (default: beside the incident file)."),
+]
+FormatOpt = Annotated[Format, typer.Option("--format", help="table, json or md.")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")]
+ThreadsOpt = Annotated[int | None, typer.Option("--threads", help="DuckDB threads.")]
+MemoryOpt = Annotated[
+    str | None, typer.Option("--memory-limit", help="DuckDB memory limit, e.g. 4GB.")
+]
+
+
+def _stdout() -> Any:
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=False, width=80 if not sys.stdout.isatty() else None)
+
+
+def _progress(quiet: bool) -> Any:
+    if quiet:
+        return None
+    from rich.console import Console
+
+    console = Console(stderr=True, highlight=False)
+    return lambda message: console.print(f"[dim]{message}[/dim]")
+
+
+def _emit_json(data: object) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+@app.callback()
+def _root(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+) -> None:
+    _state["debug"] = debug
+
+
+@app.command()
+def load(
+    incident: IncidentArg,
+    data: DataOpt,
+    db: DbOpt = None,
+    strict: Annotated[bool, typer.Option(help="Refuse the load on any rejected row.")] = False,
+    quiet: QuietOpt = False,
+    output: FormatOpt = Format.table,
+    threads: ThreadsOpt = None,
+    memory_limit: MemoryOpt = None,
+) -> None:
+    """Load the input files of DATA into the workspace.
+
+    Example: incidentscope load incident.toml --data exports/
+    """
+    from incidentscope import api
+    from incidentscope.report.text import render_load
+
+    result = api.load(incident, data, db_path=db, strict=strict, progress=_progress(quiet),
+                      threads=threads, memory_limit=memory_limit)
+    if output is Format.json:
+        _emit_json(render_load(result, as_json=True))
+    else:
+        sys.stdout.write(str(render_load(result, as_json=False)))
+
+
+@app.command()
+def replay(
+    incident: IncidentArg,
+    db: DbOpt = None,
+    quiet: QuietOpt = False,
+    output: FormatOpt = Format.table,
+    threads: ThreadsOpt = None,
+    memory_limit: MemoryOpt = None,
+) -> None:
+    """Replay the loaded workspace and print the figures.
+
+    Example: incidentscope replay incident.toml --format json
+    """
+    from incidentscope import api
+
+    result = api.replay(incident, db_path=db, progress=_progress(quiet), threads=threads,
+                        memory_limit=memory_limit)
+    _show_result(result, output)
+
+
+def _show_result(result: Any, output: Format) -> None:
+    if output is Format.json:
+        from incidentscope.report import json_report
+
+        sys.stdout.write(json_report.render(result))
+    elif output is Format.md:
+        from incidentscope.report import markdown
+
+        sys.stdout.write(markdown.render(result))
+    else:
+        from incidentscope.report import terminal
+
+        terminal.print_summary(result, _stdout())
+
+
+@app.command()
+def run(
+    incident: IncidentArg,
+    data: DataOpt,
+    out: Annotated[Path, typer.Option("--out", help="Folder for the reports.")],
+    db: DbOpt = None,
+    strict: Annotated[bool, typer.Option(help="Refuse the load on any rejected row.")] = False,
+    quiet: QuietOpt = False,
+    output: FormatOpt = Format.table,
+    threads: ThreadsOpt = None,
+    memory_limit: MemoryOpt = None,
+) -> None:
+    """Load, replay and write every report into OUT (report.json and more).
+
+    Example: incidentscope run incident.toml --data exports/ --out report/
+    """
+    from incidentscope import api
+
+    outcome = api.run(incident, data, out, db_path=db, strict=strict,
+                      progress=_progress(quiet), threads=threads, memory_limit=memory_limit)
+    _show_result(outcome.result, output)
+    if not quiet:
+        for path in outcome.outputs:
+            sys.stderr.write(f"wrote {path}\n")
+
+
+@app.command()
+def status(incident: IncidentArg, db: DbOpt = None, output: FormatOpt = Format.table) -> None:
+    """Show what the workspace holds: tables, snapshots, log range, rejects, key fingerprint.
+
+    Example: incidentscope status incident.toml --format json
+    """
+    from incidentscope import api
+    from incidentscope.report.text import render_status
+
+    info = api.status(incident, db_path=db)
+    if output is Format.json:
+        _emit_json(info)
+    else:
+        sys.stdout.write(render_status(info))
+
+
+@app.command()
+def generate(
+    out: Annotated[Path, typer.Argument(help="Folder to write the scenario into.")],
+    accounts: Annotated[int, typer.Option(help="Number of accounts.")] = 2000,
+    snapshot_every: Annotated[str, typer.Option(help="Snapshot cadence, e.g. 1d, 7d, 30d.")] = "7d",
+    seed: Annotated[int, typer.Option(help="Random seed; same seed, same files.")] = 1,
+    hashed: Annotated[bool, typer.Option(help="Write contact_sha256 instead of raw contacts.")]
+    = False,
+    file_format: Annotated[str, typer.Option("--file-format", help="csv or parquet.")] = "csv",
+    identifier_share: Annotated[
+        float, typer.Option(help="Share of match rows that log channel and identifier.")] = 0.7,
+    matches_total: Annotated[
+        int | None, typer.Option(help="Target number of match rows (benchmarks).")] = None,
+    damage: Annotated[bool, typer.Option(help="Lost log days, duplicates, malformed rows.")]
+    = True,
+) -> None:
+    """Write a synthetic investigation with known truth (data/, incident.toml, truth.json).
+
+    Example: incidentscope generate scenario/ --accounts 10000 --snapshot-every 7d --seed 3
+    """
+    from incidentscope.errors import UsageError
+    from incidentscope.generate import ScenarioParams
+    from incidentscope.generate import generate as generate_scenario
+
+    if not snapshot_every.endswith("d") or not snapshot_every[:-1].isdigit():
+        raise UsageError("--snapshot-every: a number of days such as 7d")
+    params = ScenarioParams(
+        accounts=accounts, seed=seed, snapshot_every_days=int(snapshot_every[:-1]),
+        hashed=hashed, file_format=file_format, identifier_share=identifier_share,
+        matches_total=matches_total, damage=damage)
+    summary = generate_scenario(out, params)
+    sys.stderr.write(f"wrote scenario to {out}\n")
+    _emit_json({"out": str(out), "summary": str(summary)})
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option("--out", help="Folder for the demo run.")] = Path(
+        "incidentscope-demo"),
+) -> None:
+    """Run the whole pipeline on the bundled sample data and show where each report is.
+
+    Example: incidentscope demo --out /tmp/demo
+    """
+    from incidentscope import api
+    from incidentscope.samples import prepare_demo
+
+    incident, data = prepare_demo(out)
+    outcome = api.run(incident, data, out / "report", progress=_progress(False))
+    _show_result(outcome.result, Format.table)
+    for path in outcome.outputs:
+        sys.stdout.write(f"report: {path}\n")
+
+
+def main() -> None:
+    """Entry point: every error is one line on stderr and a documented exit code."""
+    os.umask(0o077)  # everything the tool creates is readable by its owner only
+    debug = "--debug" in sys.argv[1:]
+    try:
+        app(standalone_mode=False)
+    except IncidentScopeError as exc:
+        if debug:
+            traceback.print_exc()
+        sys.stderr.write(f"error: {exc}\n")
+        sys.exit(int(exc.exit_code))
+    except (KeyboardInterrupt, typer.Abort):
+        sys.stderr.write("interrupted: nothing was committed or written half-way\n")
+        sys.exit(int(ExitCode.INTERRUPTED))
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except TyperException as exc:  # a usage error: bad option or argument
+        sys.stderr.write(f"error: {exc.format_message()}\n")
+        sys.exit(int(ExitCode.USAGE))
+    except SystemExit:
+        raise
+    except Exception as exc:
+        if debug:
+            traceback.print_exc()
+        # The exception's text may quote data; name only its type.
+        sys.stderr.write(f"internal error ({type(exc).__name__}); rerun with --debug for details\n")
+        sys.exit(int(ExitCode.INTERNAL))

@@ -1,0 +1,225 @@
+"""The incident file (incident.toml) as a validated, immutable model.
+
+Unknown sections and keys are rejected, and every error names the file and the
+key, so a typo cannot silently change what a run computes.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from incidentscope.contract import TABLES
+from incidentscope.errors import ConfigError, MissingInputError
+
+NORMALIZATION_PROFILES = ("twitter", "google", "meta")
+AUDIENCE_TYPES = ("tailored", "partner")
+
+# Free-text fields of the regulator report (docs/incident-file.md documents each).
+REPORT_TEXT_KEYS = (
+    "controller",
+    "controller_contact",
+    "dpo_contact",
+    "discovered_at",
+    "notified_at",
+    "started_at",
+    "nature",
+    "consequences",
+    "measures",
+    "delay_reason",
+    "lead_authority",
+)
+
+
+@dataclass(frozen=True)
+class InputOverride:
+    """An `[inputs.NAME]` section: where a table's files are and how its columns are named."""
+
+    path: str | None = None
+    columns: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Incident:
+    id: str
+    title: str
+    window_start: datetime | None  # naive UTC; None means "earliest match"
+    fix_at: datetime  # naive UTC
+    restricted_purposes: tuple[str, ...]
+    audience_types: tuple[str, ...]
+    input_timezone: str = "UTC"
+    normalization: str = "twitter"
+    min_cell: int = 10
+    report_text: dict[str, str] = field(default_factory=dict)
+    inputs: dict[str, InputOverride] = field(default_factory=dict)
+    source_path: Path | None = None
+
+    def with_changes(self, **changes: Any) -> Incident:
+        """A copy with some parameters changed (what-if runs)."""
+        values = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        values.update(changes)
+        return Incident(**values)
+
+
+def parse_instant(value: object, where: str) -> datetime:
+    """A TOML date, datetime or ISO-8601 string as a naive UTC datetime.
+
+    A date means 00:00 UTC of that day; a datetime without an offset is UTC.
+    """
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, date):
+        moment = datetime(value.year, value.month, value.day)
+    elif isinstance(value, str):
+        text = value.strip()
+        if text.endswith(("Z", "z")):
+            text = text[:-1] + "+00:00"
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            raise ConfigError(f"{where}: not an ISO-8601 date or timestamp") from None
+    else:
+        raise ConfigError(f"{where}: expected a date or timestamp")
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment
+
+
+def _string_list(value: object, where: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
+        raise ConfigError(f"{where}: expected a non-empty list of strings")
+    return tuple(sorted({v.strip() for v in value}))
+
+
+def _reject_unknown(table: dict[str, Any], allowed: set[str], where: str) -> None:
+    unknown = sorted(set(table) - allowed)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key '{unknown[0]}'")
+
+
+def load_incident(path: Path) -> Incident:
+    """Read and validate an incident file."""
+    if not path.is_file():
+        raise MissingInputError(f"{path}: incident file not found")
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        # The decoder's message names a line and column, never a value.
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    return parse_incident(raw, str(path), source_path=path)
+
+
+def parse_incident(raw: dict[str, Any], name: str, source_path: Path | None = None) -> Incident:
+    _reject_unknown(raw, {"incident", "report", "inputs"}, name)
+    section = raw.get("incident")
+    if not isinstance(section, dict):
+        raise ConfigError(f"{name}: missing section [incident]")
+    where = f"{name}: [incident]"
+    _reject_unknown(
+        section,
+        {
+            "id", "title", "window_start", "fix_at", "restricted_purposes",
+            "audience_types", "input_timezone", "normalization",
+        },
+        where,
+    )
+    incident_id = section.get("id")
+    if not isinstance(incident_id, str) or not incident_id.strip():
+        raise ConfigError(f"{where}.id: required, a non-empty string")
+    if not all(ch.isalnum() or ch in "-_." for ch in incident_id):
+        raise ConfigError(f"{where}.id: use letters, digits, '-', '_' and '.' only")
+    title = section.get("title", incident_id)
+    if not isinstance(title, str):
+        raise ConfigError(f"{where}.title: expected a string")
+    if "fix_at" not in section:
+        raise ConfigError(f"{where}.fix_at: required")
+    fix_at = parse_instant(section["fix_at"], f"{where}.fix_at")
+    window_start = None
+    if "window_start" in section:
+        window_start = parse_instant(section["window_start"], f"{where}.window_start")
+        if window_start >= fix_at:
+            raise ConfigError(f"{where}.window_start: must be before fix_at")
+    restricted = _string_list(
+        section.get("restricted_purposes", ["two_factor", "account_recovery"]),
+        f"{where}.restricted_purposes",
+    )
+    audience_types = _string_list(
+        section.get("audience_types", list(AUDIENCE_TYPES)), f"{where}.audience_types"
+    )
+    for audience_type in audience_types:
+        if audience_type not in AUDIENCE_TYPES:
+            raise ConfigError(f"{where}.audience_types: '{audience_type}' is not one of "
+                              f"{', '.join(AUDIENCE_TYPES)}")
+    input_timezone = section.get("input_timezone", "UTC")
+    try:
+        if not isinstance(input_timezone, str):
+            raise ValueError
+        ZoneInfo(input_timezone)
+    except (ValueError, ZoneInfoNotFoundError):
+        raise ConfigError(f"{where}.input_timezone: not an IANA time zone name") from None
+    normalization = section.get("normalization", "twitter")
+    if normalization not in NORMALIZATION_PROFILES:
+        raise ConfigError(f"{where}.normalization: one of {', '.join(NORMALIZATION_PROFILES)}")
+
+    report = raw.get("report", {})
+    if not isinstance(report, dict):
+        raise ConfigError(f"{name}: [report] must be a table")
+    _reject_unknown(report, {"min_cell", *REPORT_TEXT_KEYS}, f"{name}: [report]")
+    min_cell = report.get("min_cell", 10)
+    if not isinstance(min_cell, int) or isinstance(min_cell, bool) or min_cell < 1:
+        raise ConfigError(f"{name}: [report].min_cell: a whole number >= 1")
+    report_text: dict[str, str] = {}
+    for key in REPORT_TEXT_KEYS:
+        if key in report:
+            value = report[key]
+            if isinstance(value, date | datetime):
+                value = value.isoformat()
+            if not isinstance(value, str):
+                raise ConfigError(f"{name}: [report].{key}: expected a string")
+            report_text[key] = value
+
+    inputs_raw = raw.get("inputs", {})
+    if not isinstance(inputs_raw, dict):
+        raise ConfigError(f"{name}: [inputs] must be a table")
+    inputs: dict[str, InputOverride] = {}
+    for table_name, override in sorted(inputs_raw.items()):
+        where_input = f"{name}: [inputs.{table_name}]"
+        if table_name not in TABLES:
+            raise ConfigError(f"{name}: [inputs]: unknown table '{table_name}'")
+        if not isinstance(override, dict):
+            raise ConfigError(f"{where_input}: must be a table")
+        _reject_unknown(override, {"path", "columns"}, where_input)
+        input_path = override.get("path")
+        if input_path is not None and not isinstance(input_path, str):
+            raise ConfigError(f"{where_input}.path: expected a string")
+        columns = override.get("columns", {})
+        if not isinstance(columns, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in columns.items()
+        ):
+            raise ConfigError(f"{where_input}.columns: expected a table of strings")
+        known = {column.name for column in TABLES[table_name].columns}
+        for contract_column in columns:
+            if contract_column not in known:
+                raise ConfigError(f"{where_input}.columns: unknown column '{contract_column}'")
+        inputs[table_name] = InputOverride(path=input_path, columns=dict(sorted(columns.items())))
+
+    return Incident(
+        id=incident_id,
+        title=title,
+        window_start=window_start,
+        fix_at=fix_at,
+        restricted_purposes=restricted,
+        audience_types=audience_types,
+        input_timezone=input_timezone,
+        normalization=normalization,
+        min_cell=min_cell,
+        report_text=report_text,
+        inputs=inputs,
+        source_path=source_path,
+    )

@@ -1,0 +1,517 @@
+"""Input files -> workspace: validate, normalize, pseudonymize, compact; all or nothing.
+
+One load is one transaction. Each file is read into a temporary staging table
+(raw contact values are replaced there by a keyed reference at once), checked
+cell by cell in SQL, and its valid rows are merged into the workspace tables;
+rejected rows are recorded as (file, line, column, reason) without values.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from incidentscope import compaction
+from incidentscope.config import Incident
+from incidentscope.contract import TABLES, Column
+from incidentscope.errors import BadDataError, IncidentScopeError, StorageError
+from incidentscope.inputs import InputFile, csv_header, csv_record_lines, discover
+from incidentscope.sqlutil import bind
+from incidentscope.normalize import NormalizationError, normalize, sha256_hex
+from incidentscope.validate import convert, problem
+from incidentscope.workspace import PseudonymKey, record_key_fingerprint
+
+Progress = Callable[[str], None]
+
+_CSV_ERRORS = {
+    "CAST": "cannot be read as text",
+    "MISSING COLUMNS": "missing columns",
+    "TOO MANY COLUMNS": "too many columns",
+    "UNQUOTED VALUE": "unterminated or misplaced quote",
+    "LINE SIZE OVER MAXIMUM": "line too long",
+    "INVALID ENCODING": "not valid UTF-8",
+    "INVALID STATE": "unreadable CSV structure",
+}
+
+
+@dataclass(frozen=True)
+class FileLoad:
+    table: str
+    path: str
+    sha256: str
+    bytes: int
+    rows_read: int
+    rows_loaded: int
+    rows_rejected: int
+    status: str  # "loaded", "already loaded", "empty", "header only"
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    load_id: str
+    files: tuple[FileLoad, ...]
+    extra_columns: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    rejects_by_reason: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def rows_loaded(self) -> int:
+        return sum(f.rows_loaded for f in self.files)
+
+    @property
+    def rows_rejected(self) -> int:
+        return sum(f.rows_rejected for f in self.files)
+
+    @property
+    def warnings(self) -> list[str]:
+        notes = []
+        for item in self.files:
+            if item.status in ("empty", "header only"):
+                notes.append(f"{item.path}: {item.status}, no rows loaded")
+        for where, names in self.extra_columns.items():
+            notes.append(f"{where}: extra columns ignored: {', '.join(names)}")
+        return notes
+
+
+def _pseudonym_sql(ref: str) -> str:
+    # Keyed SHA-256 of the contact hash, truncated to 128 bits: joins still work, while
+    # the database alone does not allow checking a guessed phone number or email.
+    return f"('0x' || substr(sha256($key || {ref}), 1, 32))::UHUGEINT"
+
+
+class _Loader:
+    def __init__(self, con: duckdb.DuckDBPyConnection, incident: Incident, key: PseudonymKey,
+                 progress: Progress) -> None:
+        self.con = con
+        self.incident = incident
+        self.key = key
+        self.progress = progress
+        self.load_id = uuid.uuid4().hex
+        self.extra_columns: dict[str, tuple[str, ...]] = {}
+        self.staged_tables: set[str] = set()
+        self.contact_dates: dict[str, str] = {}  # snapshot date -> file, within this load
+
+    # -- staging -----------------------------------------------------------------
+    def _read_source(self, item: InputFile, n_columns: int) -> tuple[str, list[object]]:
+        names = {f"c{i}": "VARCHAR" for i in range(n_columns)}
+        if item.format == "csv":
+            return (
+                "read_csv($path, header = true, delim = ',', quote = '\"', escape = '\"', "
+                "auto_detect = false, columns = $columns, store_rejects = true, "
+                "rejects_table = 'csv_reject_errors', rejects_scan = 'csv_reject_scans')",
+                [str(item.path), names],
+            )
+        aliases = ", ".join(names)
+        return (f"(SELECT * FROM read_parquet($path)) AS src({aliases})", [str(item.path)])
+
+    def _header(self, item: InputFile) -> list[str] | None:
+        if item.format == "csv":
+            if item.bytes == 0:
+                return None
+            return csv_header(item)
+        try:
+            rows = self.con.execute(
+                "SELECT name FROM parquet_schema($1) WHERE num_children IS NULL OR "
+                "num_children = 0", [str(item.path)]).fetchall()
+        except duckdb.Error:
+            raise BadDataError(f"{item.display}: not a readable Parquet file") from None
+        return [str(r[0]) for r in rows]
+
+    def _stage(self, item: InputFile) -> FileLoad:
+        table = TABLES[item.table]
+        header = self._header(item)
+        if header is None:
+            return FileLoad(item.table, item.display, item.sha256, item.bytes, 0, 0, 0, "empty")
+        mapping = self.incident.inputs.get(item.table)
+        renames = mapping.columns if mapping else {}
+        position: dict[str, int] = {}
+        for column in table.columns:
+            wanted = renames.get(column.name, column.name)
+            if wanted in header:
+                position[column.name] = header.index(wanted)
+        used = {header[i] for i in position.values()}
+        extra = tuple(sorted({name for name in header if name not in used}))
+        if extra:
+            self.extra_columns[item.display] = extra
+        columns = [c for c in table.columns if c.name in position]
+        snapshot_from_name: str | None = None
+        for column in table.columns:
+            if column.name in position or not column.required:
+                continue
+            if column.name == "snapshot_date" and item.date_in_name:
+                snapshot_from_name = item.date_in_name
+                continue
+            wanted = renames.get(column.name, column.name)
+            raise BadDataError(f"{item.display}: required column '{wanted}' is missing")
+        if item.table == "contacts" and "contact" not in position and (
+                "contact_sha256" not in position):
+            raise BadDataError(f"{item.display}: needs a column 'contact' or 'contact_sha256'")
+
+        source, params = self._read_source(item, len(header))
+        refs = {c.name: f"c{position[c.name]}" for c in columns}
+        # Raw contact values never reach a table: only a keyed reference of them does.
+        select = [f"{ref} AS {name}" for name, ref in refs.items() if name != "contact"]
+        if "contact" in refs:
+            select.append(f"sha256($key || '|' || {refs['contact']}) AS contact_ref")
+        self.con.execute("DROP TABLE IF EXISTS stage_raw")
+        self.con.execute("SET preserve_insertion_order = true")  # rowid = record order
+        try:
+            bound = dict(zip(["path", "columns"], params, strict=False))
+            if "contact" in refs:
+                bound["key"] = self.key.hex
+            sql = f"CREATE TEMP TABLE stage_raw AS SELECT {', '.join(select)} FROM {source}"
+            self.con.execute(sql, bind(sql, bound))
+        except duckdb.Error:
+            raise BadDataError(f"{item.display}: cannot be read as {item.format.upper()}") from None
+        finally:
+            self.con.execute("SET preserve_insertion_order = false")
+
+        structural = self._structural_rejects(item, header)
+        rows_staged = self._count("stage_raw")
+        contact_map = self._contact_map(item, refs, len(header)) if "contact" in refs else None
+        value_rejects = self._typed_stage(item, columns, snapshot_from_name, contact_map)
+        rows_rejected = len(structural) + value_rejects
+        rows_read = rows_staged + len(structural)
+        status = "header only" if rows_read == 0 else "loaded"
+        if item.table == "contacts":
+            self._check_snapshot_dates(item)
+        self._merge_staged(item.table)
+        return FileLoad(item.table, item.display, item.sha256, item.bytes, rows_read,
+                        rows_staged - value_rejects, rows_rejected, status)
+
+    def _count(self, name: str) -> int:
+        row = self.con.execute(f"SELECT count(*) FROM {name}").fetchone()  # noqa: S608
+        return int(row[0]) if row else 0
+
+    def _structural_rejects(self, item: InputFile, header: list[str]) -> list[int]:
+        if item.format != "csv":
+            return []
+        rows = self.con.execute(
+            "SELECT line, column_name, error_type FROM csv_reject_errors ORDER BY line").fetchall()
+        self.con.execute("DROP TABLE IF EXISTS csv_reject_errors")
+        self.con.execute("DROP TABLE IF EXISTS csv_reject_scans")
+        lines = []
+        for line, column_name, error_type in rows:
+            name = None
+            if column_name and str(column_name).startswith("c"):
+                index = int(str(column_name)[1:])
+                name = header[index] if index < len(header) else None
+            self._reject(item, int(line), name, _CSV_ERRORS.get(str(error_type), "unreadable row"))
+            lines.append(int(line))
+        return sorted(set(lines))
+
+    def _reject(self, item: InputFile, line: int | None, column: str | None, reason: str) -> None:
+        self.con.execute("INSERT INTO rejects VALUES ($1, $2, $3, $4, $5)",
+                         [item.sha256, item.display, line, column, reason])
+
+    def _contact_map(self, item: InputFile, refs: dict[str, str], n_columns: int) -> str:
+        """Normalize each distinct raw contact once, in memory; return a relation name."""
+        source, params = self._read_source(item, n_columns)
+        source = source.replace("store_rejects = true", "ignore_errors = true")
+        source = source.replace(", rejects_table = 'csv_reject_errors', "
+                                "rejects_scan = 'csv_reject_scans'", "")
+        bound = dict(zip(["path", "columns"], params, strict=False))
+        account = refs["account_id"]
+        channel = refs["channel"]
+        contact = refs["contact"]
+        sql = (f"SELECT DISTINCT lower(trim(s.{channel})) AS channel, s.{contact} AS raw, "
+               f"a.country FROM {source} s LEFT JOIN accounts_all a "
+               f"ON a.account_id = TRY_CAST(trim(s.{account}) AS BIGINT) "
+               f"WHERE s.{contact} IS NOT NULL AND trim(s.{contact}) <> ''")
+        distinct = self.con.execute(sql, bind(sql, bound)).fetchall()
+        refs_out: list[str] = []
+        channels: list[str | None] = []
+        countries: list[str | None] = []
+        hashes: list[str | None] = []
+        reasons: list[str | None] = []
+        profile = self.incident.normalization
+        for channel_value, raw, country in distinct:
+            refs_out.append(sha256_hex(self.key.hex + "|" + raw))
+            channels.append(channel_value)
+            countries.append(country)
+            try:
+                hashes.append(sha256_hex(normalize(channel_value or "", raw, profile, country)))
+                reasons.append(None)
+            except NormalizationError as exc:
+                hashes.append(None)
+                reasons.append(str(exc))
+        del distinct
+        frame = pl.DataFrame(
+            {"contact_ref": refs_out, "channel": channels, "country": countries,
+             "contact_sha256": hashes, "reason": reasons},
+            schema={"contact_ref": pl.String, "channel": pl.String, "country": pl.String,
+                    "contact_sha256": pl.String, "reason": pl.String},
+        )
+        self.con.register("contact_map", frame.to_arrow())
+        return "contact_map"
+
+    def _typed_stage(self, item: InputFile, columns: list[Column], snapshot_from_name: str | None,
+                     contact_map: str | None) -> int:
+        """Check every cell; write valid rows to stage_<table>, rejects to `rejects`."""
+        tz = "$tz"
+        checks: list[tuple[str, str]] = []
+        typed: dict[str, str] = {}
+        for column in columns:
+            if column.name == "contact":
+                continue
+            ref = f"r.{column.name}"
+            checks.append((column.name, problem(column, ref, tz)))
+            typed[column.name] = convert(column, ref, tz)
+        join = ""
+        if contact_map is not None:
+            join = (f" LEFT JOIN accounts_all a ON a.account_id = TRY_CAST(trim(r.account_id) AS "
+                    f"BIGINT) LEFT JOIN {contact_map} m ON m.contact_ref = r.contact_ref AND "
+                    "m.channel IS NOT DISTINCT FROM lower(trim(r.channel)) AND "
+                    "m.country IS NOT DISTINCT FROM a.country")
+            checks.append(("contact", "CASE WHEN r.contact_ref IS NOT NULL THEN m.reason END"))
+            hashed = "m.contact_sha256"
+            if "contact_sha256" in typed:
+                hashed = f"coalesce({hashed}, {typed['contact_sha256']})"
+            typed["contact_sha256"] = hashed
+        if item.table == "contacts":
+            have = "r.contact_ref IS NOT NULL" if contact_map else "false"
+            have_hash = (f"{typed['contact_sha256']} IS NOT NULL"
+                         if "contact_sha256" in typed else "false")
+            checks.append(("contact", f"CASE WHEN NOT ({have}) AND NOT ({have_hash}) "
+                                      "THEN 'missing value' END"))
+            if snapshot_from_name is not None:
+                typed["snapshot_date"] = "CAST($snapshot AS DATE)"
+        reason_case = "CASE " + " ".join(
+            f"WHEN ({expr}) IS NOT NULL THEN '{name}'" for name, expr in checks) + " END"
+        reason_text = "coalesce(" + ", ".join(expr for _, expr in checks) + ")"
+        typed_cols = ", ".join(f"{expr} AS {name}" for name, expr in typed.items())
+        params: dict[str, object] = {"tz": self.incident.input_timezone}
+        if snapshot_from_name is not None:
+            params["snapshot"] = snapshot_from_name
+        self.con.execute("DROP TABLE IF EXISTS stage_checked")
+        # Inside a transaction row ids start at a large offset: count from the first one.
+        sql = (f"CREATE TEMP TABLE stage_checked AS SELECT r.rowid - (SELECT min(rowid) FROM "
+               f"stage_raw) AS record, {typed_cols}, "
+               f"{reason_case} AS bad_column, {reason_text} AS bad_reason "
+               f"FROM stage_raw r{join}")
+        self.con.execute(sql, bind(sql, params))
+        bad = self.con.execute(
+            "SELECT record, bad_column, bad_reason FROM stage_checked WHERE bad_column IS NOT NULL "
+            "ORDER BY record").fetchall()
+        if bad:
+            line_of = self._line_of_record(item)
+            mapping = self.incident.inputs.get(item.table)
+            renames = mapping.columns if mapping else {}
+            for record, column_name, reason in bad:
+                self._reject(item, line_of(int(record)), renames.get(column_name, column_name), reason)
+        self._prepare_output(item.table)
+        sql = (f"INSERT INTO stage_{item.table} SELECT {self._output_select(item.table)} "
+               "FROM stage_checked WHERE bad_column IS NULL")
+        self.con.execute(sql, bind(sql, {"key": self.key.hex}))
+        self.con.execute("DROP TABLE stage_checked")
+        self.con.execute("DROP TABLE stage_raw")
+        if contact_map is not None:
+            self.con.unregister(contact_map)
+        return len(bad)
+
+    def _line_of_record(self, item: InputFile) -> Callable[[int], int | None]:
+        """Maps a staged record's index to its line (CSV) or row number (Parquet)."""
+        if item.format != "csv":
+            return lambda index: index + 1
+        rejected = {
+            r[0] for r in self.con.execute(
+                "SELECT line FROM rejects WHERE file_sha256 = $1", [item.sha256]).fetchall()}
+        lines = [line for line in csv_record_lines(item) if line not in rejected]
+        return lambda index: lines[index] if index < len(lines) else None
+
+    # -- per-table output --------------------------------------------------------
+    _OUTPUT = {
+        "accounts": "account_id BIGINT, country VARCHAR",
+        "audiences": "audience_id VARCHAR, advertiser_id VARCHAR, audience_type VARCHAR, "
+                     "partner_id VARCHAR",
+        "campaigns": "campaign_id VARCHAR, advertiser_id VARCHAR, name VARCHAR",
+        "campaign_audiences": "campaign_id VARCHAR, audience_id VARCHAR",
+        "contacts": "snapshot_date DATE, account_id BIGINT, channel VARCHAR, pseudonym UHUGEINT, "
+                    "purposes VARCHAR",
+        "matches": "matched_at TIMESTAMP, account_id BIGINT, audience_id VARCHAR, "
+                   "channel VARCHAR, pseudonym UHUGEINT",
+        "deliveries": "served_at TIMESTAMP, campaign_id VARCHAR, account_id BIGINT, "
+                      "impressions BIGINT",
+    }
+
+    def _prepare_output(self, table: str) -> None:
+        if table not in self.staged_tables:
+            self.con.execute(f"CREATE TEMP TABLE stage_{table} ({self._OUTPUT[table]})")
+            self.staged_tables.add(table)
+
+    def _output_select(self, table: str) -> str:
+        if table == "accounts":
+            return "account_id, country"
+        if table == "audiences":
+            return "audience_id, advertiser_id, audience_type, partner_id"
+        if table == "campaigns":
+            return "campaign_id, advertiser_id, name"
+        if table == "campaign_audiences":
+            return "campaign_id, audience_id"
+        if table == "contacts":
+            return (f"snapshot_date, account_id, channel, {_pseudonym_sql('contact_sha256')}, "
+                    "purposes")
+        if table == "matches":
+            return ("matched_at, account_id, audience_id, channel, CASE WHEN identifier_sha256 "
+                    f"IS NOT NULL THEN {_pseudonym_sql('identifier_sha256')} END")
+        return "served_at, campaign_id, account_id, coalesce(impressions, 1)"
+
+    def _check_snapshot_dates(self, item: InputFile) -> None:
+        """A snapshot date already in the workspace may not be loaded again with other content."""
+        rows = self.con.execute(
+            "SELECT DISTINCT CAST(s.snapshot_date AS VARCHAR) FROM stage_contacts s "
+            "JOIN snapshots w ON w.snapshot_date = s.snapshot_date ORDER BY 1").fetchall()
+        if rows:
+            raise BadDataError(
+                f"{item.display}: snapshot {rows[0][0]} is already loaded from other content; "
+                "a snapshot cannot be changed (use a new workspace)")
+
+    def _merge_staged(self, table: str) -> None:
+        if table == "accounts":
+            # Countries of this load are needed at once: phones parse with them.
+            self.con.execute("INSERT INTO accounts_all SELECT account_id, country FROM "
+                             "stage_accounts EXCEPT SELECT account_id, country FROM accounts_all")
+
+    # -- finishing ---------------------------------------------------------------
+    def finish(self) -> None:
+        con = self.con
+        if "accounts" in self.staged_tables:
+            con.execute("DELETE FROM accounts")
+            con.execute("INSERT INTO accounts SELECT account_id, min(country) FROM accounts_all "
+                        "GROUP BY account_id")
+        for table, keys in (
+            ("audiences", "audience_id, advertiser_id, audience_type, partner_id"),
+            ("campaigns", "campaign_id, advertiser_id, name"),
+            ("campaign_audiences", "campaign_id, audience_id"),
+        ):
+            if table in self.staged_tables:
+                con.execute(f"INSERT INTO {table} SELECT DISTINCT {keys} FROM stage_{table} "
+                            f"EXCEPT SELECT {keys} FROM {table}")
+        row = con.execute("SELECT count(*) FROM (SELECT audience_id FROM audiences GROUP BY "
+                          "audience_id HAVING count(*) > 1)").fetchone()
+        if row and row[0]:
+            raise BadDataError(f"audiences: {row[0]} audience ids are defined more than once "
+                               "with different values")
+        if "contacts" in self.staged_tables or "matches" in self.staged_tables:
+            self._add_identifiers()
+        if "contacts" in self.staged_tables:
+            compaction.add_snapshots(con)
+        if "matches" in self.staged_tables:
+            con.execute("""
+                CREATE TEMP TABLE merged_matches AS
+                SELECT matched_at, account_id, audience_id, channel, identifier_id,
+                       sum(copies) AS copies
+                FROM (
+                    SELECT matched_at, account_id, audience_id, channel, identifier_id, copies
+                    FROM matches
+                    UNION ALL
+                    SELECT s.matched_at, s.account_id, s.audience_id, s.channel,
+                           i.identifier_id, 1
+                    FROM stage_matches s LEFT JOIN identifiers i ON i.pseudonym = s.pseudonym
+                )
+                GROUP BY ALL""")
+            con.execute("DELETE FROM matches")
+            con.execute("INSERT INTO matches SELECT * FROM merged_matches")
+            con.execute("DROP TABLE merged_matches")
+        if "deliveries" in self.staged_tables:
+            con.execute("INSERT INTO deliveries SELECT * FROM stage_deliveries")
+
+    def _add_identifiers(self) -> None:
+        sources = []
+        if "contacts" in self.staged_tables:
+            sources.append("SELECT pseudonym FROM stage_contacts")
+        if "matches" in self.staged_tables:
+            sources.append("SELECT pseudonym FROM stage_matches WHERE pseudonym IS NOT NULL")
+        self.con.execute(f"""
+            INSERT INTO identifiers
+            SELECT (SELECT coalesce(max(identifier_id), 0) FROM identifiers)
+                   + row_number() OVER (ORDER BY pseudonym), pseudonym
+            FROM ({' UNION '.join(sources)}) new
+            WHERE NOT EXISTS (SELECT 1 FROM identifiers i WHERE i.pseudonym = new.pseudonym)""")
+
+
+def load(
+    con: duckdb.DuckDBPyConnection,
+    incident: Incident,
+    data_dir: Path,
+    key: PseudonymKey,
+    *,
+    strict: bool = False,
+    progress: Progress | None = None,
+) -> LoadResult:
+    """Load every input file of `data_dir` into the workspace, atomically."""
+    say = progress or (lambda _message: None)
+    files = discover(data_dir, incident)
+    loader = _Loader(con, incident, key, say)
+    results: list[FileLoad] = []
+    con.execute("BEGIN TRANSACTION")
+    try:
+        record_key_fingerprint(con, key)
+        con.execute("CREATE TEMP TABLE accounts_all AS SELECT * FROM accounts")
+        known = {row[0] for row in con.execute("SELECT file_sha256 FROM files").fetchall()}
+        seen_now: set[str] = set()
+        for index, item in enumerate(files, 1):
+            if item.sha256 in known or item.sha256 in seen_now:
+                results.append(FileLoad(item.table, item.display, item.sha256, item.bytes,
+                                        0, 0, 0, "already loaded"))
+                continue
+            seen_now.add(item.sha256)
+            say(f"[{index}/{len(files)}] {item.table}: {item.display}")
+            file_load = loader._stage(item)
+            results.append(file_load)
+            con.execute(
+                "INSERT INTO files VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                [item.sha256, item.table, item.display, item.bytes, file_load.rows_read,
+                 file_load.rows_loaded, file_load.rows_rejected, loader.load_id,
+                 datetime.now(UTC).replace(tzinfo=None)],
+            )
+        rejected = sum(r.rows_rejected for r in results)
+        if strict and rejected:
+            first = con.execute(
+                "SELECT path, line, column_name, reason FROM rejects r JOIN files f USING "
+                "(file_sha256) WHERE f.load_id = $1 ORDER BY path, line LIMIT 1",
+                [loader.load_id]).fetchone()
+            where = ""
+            if first:
+                where = f" (first: {first[0]} line {first[1]}, column {first[2]}: {first[3]})"
+            raise BadDataError(f"--strict: {rejected} rows rejected{where}; nothing was loaded")
+        say("compacting contacts and merging matches")
+        loader.finish()
+        by_reason = dict(con.execute(
+            "SELECT reason, count(*) FROM rejects r JOIN files f USING (file_sha256) "
+            "WHERE f.load_id = $1 GROUP BY reason ORDER BY reason", [loader.load_id]).fetchall())
+        con.execute("COMMIT")
+    except BaseException as exc:
+        _rollback(con)
+        if isinstance(exc, IncidentScopeError | KeyboardInterrupt):
+            raise
+        if isinstance(exc, duckdb.IOException | OSError):
+            raise StorageError(f"load failed while writing the workspace ({type(exc).__name__}); "
+                               "the workspace is unchanged") from None
+        raise
+    finally:
+        for name in ("accounts_all", *(f"stage_{t}" for t in loader.staged_tables)):
+            try:
+                con.execute(f"DROP TABLE IF EXISTS {name}")
+            except duckdb.Error:
+                pass
+    loaded_files = [r for r in results if r.status not in ("already loaded",)]
+    row = con.execute("SELECT count(*) FROM files WHERE load_id = $1",
+                      [loader.load_id]).fetchone()
+    # DuckDB may turn a COMMIT after an error into a rollback: trust only what reads back.
+    if row is None or int(row[0]) != len(loaded_files):
+        raise StorageError("the load did not commit; the workspace is unchanged")
+    return LoadResult(loader.load_id, tuple(results), loader.extra_columns,
+                      {str(k): int(v) for k, v in by_reason.items()})
+
+
+def _rollback(con: duckdb.DuckDBPyConnection) -> None:
+    try:
+        con.execute("ROLLBACK")
+    except duckdb.Error:
+        pass

@@ -1,0 +1,154 @@
+"""Finding an investigation's input files and reading their headers.
+
+Only paths the user named are read: the data directory, or an `[inputs.NAME]`
+path inside it. Paths that leave the data directory, URLs and symlinks that
+point outside are refused.
+"""
+
+from __future__ import annotations
+
+import csv
+import glob
+import gzip
+import hashlib
+import io
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from incidentscope.config import Incident
+from incidentscope.contract import LOAD_ORDER, TABLES
+from incidentscope.errors import BadDataError, MissingInputError, UsageError
+
+SUFFIXES = (".csv", ".csv.gz", ".parquet")
+_DATE_IN_NAME = re.compile(r"(\d{4}-\d{2}-\d{2})(?=\.(?:csv|csv\.gz|parquet)$)")
+_URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
+
+
+@dataclass(frozen=True)
+class InputFile:
+    table: str
+    path: Path  # resolved absolute path
+    display: str  # path relative to the data directory, for messages and the manifest
+    format: str  # "csv" or "parquet"
+    sha256: str
+    bytes: int
+
+    @property
+    def date_in_name(self) -> str | None:
+        found = _DATE_IN_NAME.search(self.path.name)
+        return found.group(1) if found else None
+
+
+def file_format(path: Path) -> str | None:
+    name = path.name.lower()
+    if name.endswith((".csv", ".csv.gz")):
+        return "csv"
+    if name.endswith(".parquet"):
+        return "parquet"
+    return None
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _inside(path: Path, root: Path) -> bool:
+    try:
+        path.resolve().relative_to(root.resolve())
+    except ValueError:
+        return False
+    return True
+
+
+def _candidates(data_dir: Path, table: str, override: str | None) -> list[Path]:
+    if override is not None:
+        if _URL.match(override) or Path(override).is_absolute() or ".." in Path(override).parts:
+            raise UsageError(f"[inputs.{table}].path: must be a relative path inside the data "
+                             "directory")
+        matched = sorted(Path(p) for p in glob.glob(str(data_dir / override), recursive=True))
+        found: list[Path] = []
+        for path in matched:
+            if path.is_dir():
+                found.extend(sorted(p for p in path.iterdir() if file_format(p)))
+            elif file_format(path):
+                found.append(path)
+        return found
+    found = [data_dir / f"{table}{suffix}" for suffix in SUFFIXES]
+    files = [p for p in found if p.is_file()]
+    folder = data_dir / table
+    if folder.is_dir():
+        files.extend(sorted(p for p in folder.iterdir() if p.is_file() and file_format(p)))
+    return files
+
+
+def discover(data_dir: Path, incident: Incident) -> list[InputFile]:
+    """Every input file, in load order; missing required tables are an error."""
+    if not data_dir.is_dir():
+        raise MissingInputError(f"{data_dir}: data directory not found")
+    root = data_dir.resolve()
+    result: list[InputFile] = []
+    for table in LOAD_ORDER:
+        override = incident.inputs.get(table)
+        paths = _candidates(data_dir, table, override.path if override else None)
+        if not paths and TABLES[table].required:
+            raise MissingInputError(
+                f"{data_dir}: no files for table '{table}' "
+                f"(expected {table}.csv, {table}.csv.gz, {table}.parquet or a folder {table}/)"
+            )
+        for path in paths:
+            if not _inside(path, root):
+                raise UsageError(f"{path.name}: resolves outside the data directory; refused")
+            fmt = file_format(path)
+            if fmt is None:  # pragma: no cover - filtered by _candidates
+                continue
+            result.append(InputFile(
+                table=table,
+                path=path.resolve(),
+                display=path.resolve().relative_to(root).as_posix(),
+                format=fmt,
+                sha256=sha256_file(path),
+                bytes=path.stat().st_size,
+            ))
+    return result
+
+
+def _open_text(path: Path) -> IO[str]:
+    if path.name.lower().endswith(".gz"):
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", errors="replace",
+                                newline="")
+    return path.open("r", encoding="utf-8", errors="replace", newline="")
+
+
+def csv_header(item: InputFile) -> list[str] | None:
+    """The header's column names, or None for an empty file."""
+    try:
+        with _open_text(item.path) as handle:
+            row = next(csv.reader(handle), None)
+    except (OSError, EOFError, csv.Error):
+        raise BadDataError(f"{item.display}: cannot read the CSV header") from None
+    if row is None:
+        return None
+    if row and row[0].startswith("\ufeff"):
+        row[0] = row[0][1:]
+    return [name.strip() for name in row]
+
+
+def csv_record_lines(item: InputFile) -> list[int]:
+    """The first line number of every data record (header excluded).
+
+    Used only on the error path, to name the line of a rejected row.
+    """
+    starts: list[int] = []
+    with _open_text(item.path) as handle:
+        reader = csv.reader(handle)
+        previous_end = 0
+        for _ in reader:
+            starts.append(previous_end + 1)
+            previous_end = reader.line_num
+    return starts[1:]

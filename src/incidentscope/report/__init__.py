@@ -1,0 +1,1 @@
+"""Renderers: each turns a ReplayResult into one output format."""

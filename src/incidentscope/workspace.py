@@ -1,0 +1,174 @@
+"""The workspace: one DuckDB file per investigation, and the key file beside it.
+
+This module owns the connection settings, the schema and the key file. Every
+table has one writer: ingest writes the input tables, replay writes the replay
+tables, history writes `runs`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from incidentscope.errors import MissingInputError, StorageError, WorkspaceInUseError
+
+SCHEMA_VERSION = "1"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL);
+-- ingest: one row per loaded input file, by content
+CREATE TABLE IF NOT EXISTS files (
+    file_sha256 VARCHAR PRIMARY KEY, table_name VARCHAR NOT NULL, path VARCHAR NOT NULL,
+    bytes BIGINT NOT NULL, rows_read BIGINT NOT NULL, rows_loaded BIGINT NOT NULL,
+    rows_rejected BIGINT NOT NULL, load_id VARCHAR NOT NULL, loaded_at TIMESTAMP NOT NULL);
+CREATE TABLE IF NOT EXISTS rejects (
+    file_sha256 VARCHAR NOT NULL, path VARCHAR NOT NULL, line BIGINT,
+    column_name VARCHAR, reason VARCHAR NOT NULL);
+CREATE TABLE IF NOT EXISTS accounts (account_id BIGINT NOT NULL, country VARCHAR NOT NULL);
+CREATE TABLE IF NOT EXISTS audiences (
+    audience_id VARCHAR NOT NULL, advertiser_id VARCHAR NOT NULL,
+    audience_type VARCHAR NOT NULL, partner_id VARCHAR);
+CREATE TABLE IF NOT EXISTS campaigns (
+    campaign_id VARCHAR NOT NULL, advertiser_id VARCHAR NOT NULL, name VARCHAR);
+CREATE TABLE IF NOT EXISTS campaign_audiences (
+    campaign_id VARCHAR NOT NULL, audience_id VARCHAR NOT NULL);
+-- keyed pseudonyms of contact hashes, each with a compact id used in joins
+CREATE TABLE IF NOT EXISTS identifiers (identifier_id BIGINT NOT NULL, pseudonym UHUGEINT NOT NULL);
+CREATE TABLE IF NOT EXISTS purpose_sets (purposes_id INTEGER NOT NULL, purposes VARCHAR NOT NULL);
+CREATE TABLE IF NOT EXISTS snapshots (snapshot_date DATE NOT NULL);
+-- contacts as runs of unchanged purposes per key, over consecutive snapshots
+CREATE TABLE IF NOT EXISTS contact_runs (
+    account_id BIGINT NOT NULL, channel VARCHAR NOT NULL, identifier_id BIGINT NOT NULL,
+    purposes_id INTEGER NOT NULL, first_snapshot DATE NOT NULL, last_snapshot DATE NOT NULL);
+-- the match log, de-duplicated; copies = how many identical rows the log had
+CREATE TABLE IF NOT EXISTS matches (
+    matched_at TIMESTAMP NOT NULL, account_id BIGINT NOT NULL, audience_id VARCHAR NOT NULL,
+    channel VARCHAR, identifier_id BIGINT, copies BIGINT NOT NULL);
+CREATE TABLE IF NOT EXISTS deliveries (
+    served_at TIMESTAMP NOT NULL, campaign_id VARCHAR NOT NULL, account_id BIGINT NOT NULL,
+    impressions BIGINT NOT NULL);
+-- replay: the latest replay's per-account outcome (ids only) and report
+CREATE TABLE IF NOT EXISTS affected_accounts (
+    account_id BIGINT NOT NULL, certain BOOLEAN NOT NULL, probability DOUBLE NOT NULL,
+    first_caused_at TIMESTAMP, first_match_at TIMESTAMP NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+    run_id VARCHAR PRIMARY KEY, kind VARCHAR NOT NULL, started_at TIMESTAMP NOT NULL,
+    finished_at TIMESTAMP NOT NULL, incident_sha256 VARCHAR NOT NULL,
+    manifest_sha256 VARCHAR, report_json VARCHAR NOT NULL,
+    affected_lower BIGINT NOT NULL, affected_estimate BIGINT NOT NULL,
+    affected_upper BIGINT NOT NULL);
+"""
+
+
+def default_workspace_path(incident_path: Path) -> Path:
+    return incident_path.with_suffix(".duckdb")
+
+
+def key_path_for(db_path: Path) -> Path:
+    return db_path.with_name(db_path.name + ".key")
+
+
+@dataclass(frozen=True)
+class PseudonymKey:
+    """The secret behind the keyed pseudonyms. Only its fingerprint is ever shown."""
+
+    hex: str
+
+    @property
+    def fingerprint(self) -> str:
+        return hashlib.sha256(b"incidentscope-key-fingerprint:" + self.hex.encode()).hexdigest()[:16]
+
+
+@contextlib.contextmanager
+def private_files() -> Iterator[None]:
+    """Create files readable by their owner only, whatever the caller's umask."""
+    previous = os.umask(0o077)
+    try:
+        yield
+    finally:
+        os.umask(previous)
+
+
+def load_or_create_key(key_path: Path, create: bool) -> PseudonymKey:
+    if key_path.exists():
+        text = key_path.read_text(encoding="ascii").strip()
+        if len(text) != 64 or any(ch not in "0123456789abcdef" for ch in text):
+            raise StorageError(f"{key_path}: not a valid incidentscope key file")
+        return PseudonymKey(text)
+    if not create:
+        raise MissingInputError(f"{key_path}: key file not found (it is created by 'load')")
+    key = PseudonymKey(secrets.token_hex(32))
+    fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(key.hex + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    return key
+
+
+def connect(
+    db_path: Path,
+    *,
+    create: bool = False,
+    read_only: bool = False,
+    threads: int | None = None,
+    memory_limit: str | None = None,
+) -> duckdb.DuckDBPyConnection:
+    """Open the workspace with the settings every command relies on."""
+    if not create and not db_path.exists():
+        raise MissingInputError(f"{db_path}: workspace not found (run 'incidentscope load' first)")
+    config: dict[str, str | bool | int] = {
+        "autoinstall_known_extensions": False,
+        "autoload_known_extensions": False,
+    }
+    if threads:
+        config["threads"] = threads
+    if memory_limit:
+        config["memory_limit"] = memory_limit
+    try:
+        with private_files():
+            con = duckdb.connect(str(db_path), read_only=read_only, config=config)
+    except duckdb.IOException as exc:
+        if "lock" in str(exc).lower():
+            raise WorkspaceInUseError(
+                f"{db_path}: the workspace is in use by another process; try again when it ends"
+            ) from None
+        raise StorageError(f"{db_path}: cannot open the workspace") from None
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET preserve_insertion_order = false")
+    temp_dir = db_path.parent / f".{db_path.name}.tmp"
+    con.execute("SET temp_directory = $1", [str(temp_dir)])
+    if not read_only:
+        con.execute(SCHEMA)
+        current = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        if current is None:
+            con.execute("INSERT INTO meta VALUES ('schema_version', $1)", [SCHEMA_VERSION])
+        elif current[0] != SCHEMA_VERSION:
+            raise StorageError(f"{db_path}: workspace schema {current[0]} is not supported")
+    return con
+
+
+def record_key_fingerprint(con: duckdb.DuckDBPyConnection, key: PseudonymKey) -> None:
+    """Remember which key a workspace's pseudonyms were made with, and refuse another."""
+    row = con.execute("SELECT value FROM meta WHERE key = 'key_fingerprint'").fetchone()
+    if row is None:
+        con.execute("INSERT INTO meta VALUES ('key_fingerprint', $1)", [key.fingerprint])
+    elif row[0] != key.fingerprint:
+        raise StorageError("the key file does not belong to this workspace (fingerprints differ)")
+
+
+def table_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    names = ["accounts", "audiences", "campaigns", "campaign_audiences", "snapshots",
+             "contact_runs", "identifiers", "matches", "deliveries", "files", "rejects"]
+    counts = {}
+    for name in names:  # names from the fixed list above, never from input
+        row = con.execute(f"SELECT count(*) FROM {name}").fetchone()  # noqa: S608
+        counts[name] = int(row[0]) if row else 0
+    return counts
