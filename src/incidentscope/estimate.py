@@ -89,7 +89,7 @@ def caused_share(con: duckdb.DuckDBPyConnection) -> float:
     row = con.execute(
         "SELECT count(*) FILTER (WHERE match_class = 'caused'), "
         "count(*) FILTER (WHERE match_class IN ('caused', 'permitted')) "
-        "FROM classified WHERE in_window").fetchone()
+        "FROM classified WHERE in_window").fetchall()[0]
     if row is None or not row[1]:
         return 0.5
     return round(int(row[0]) / int(row[1]), 12)

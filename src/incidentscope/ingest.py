@@ -96,6 +96,18 @@ class _Loader:
         self.staged_tables: set[str] = set()
         self.contact_dates: dict[str, str] = {}  # snapshot date -> file, within this load
 
+    def snapshot_date_from_name(self, item: InputFile) -> str | None:
+        """The snapshot date a contacts file takes from its name (it has no date column)."""
+        if item.table != "contacts" or item.date_in_name is None:
+            return None
+        header = self._header(item)
+        mapping = self.incident.inputs.get("contacts")
+        wanted = mapping.columns.get("snapshot_date", "snapshot_date") if mapping else (
+            "snapshot_date")
+        if header is not None and wanted in header:
+            return None
+        return item.date_in_name
+
     # -- staging -----------------------------------------------------------------
     def _read_source(self, item: InputFile, n_columns: int) -> tuple[str, list[object]]:
         names = {f"c{i}": "VARCHAR" for i in range(n_columns)}
@@ -185,7 +197,7 @@ class _Loader:
                         rows_staged - value_rejects, rows_rejected, status)
 
     def _count(self, name: str) -> int:
-        row = self.con.execute(f"SELECT count(*) FROM {name}").fetchone()  # noqa: S608
+        row = self.con.execute(f"SELECT count(*) FROM {name}").fetchall()[0]  # noqa: S608
         return int(row[0]) if row else 0
 
     def _structural_rejects(self, item: InputFile, header: list[str]) -> list[int]:
@@ -305,7 +317,9 @@ class _Loader:
             for record, column_name, reason in bad:
                 self._reject(item, line_of(int(record)), renames.get(column_name, column_name), reason)
         self._prepare_output(item.table)
-        sql = (f"INSERT INTO stage_{item.table} SELECT {self._output_select(item.table)} "
+        present = set(typed)
+        sql = (f"INSERT INTO stage_{item.table} SELECT "
+               f"{self._output_select(item.table, present)} "
                "FROM stage_checked WHERE bad_column IS NULL")
         self.con.execute(sql, bind(sql, {"key": self.key.hex}))
         self.con.execute("DROP TABLE stage_checked")
@@ -344,22 +358,27 @@ class _Loader:
             self.con.execute(f"CREATE TEMP TABLE stage_{table} ({self._OUTPUT[table]})")
             self.staged_tables.add(table)
 
-    def _output_select(self, table: str) -> str:
+    def _output_select(self, table: str, present: set[str]) -> str:
+        def col(name: str) -> str:
+            return name if name in present else "NULL"
+
         if table == "accounts":
             return "account_id, country"
         if table == "audiences":
-            return "audience_id, advertiser_id, audience_type, partner_id"
+            return f"audience_id, advertiser_id, audience_type, {col('partner_id')}"
         if table == "campaigns":
-            return "campaign_id, advertiser_id, name"
+            return f"campaign_id, advertiser_id, {col('name')}"
         if table == "campaign_audiences":
             return "campaign_id, audience_id"
         if table == "contacts":
             return (f"snapshot_date, account_id, channel, {_pseudonym_sql('contact_sha256')}, "
                     "purposes")
         if table == "matches":
-            return ("matched_at, account_id, audience_id, channel, CASE WHEN identifier_sha256 "
-                    f"IS NOT NULL THEN {_pseudonym_sql('identifier_sha256')} END")
-        return "served_at, campaign_id, account_id, coalesce(impressions, 1)"
+            if "identifier_sha256" not in present:
+                return f"matched_at, account_id, audience_id, {col('channel')}, NULL"
+            return (f"matched_at, account_id, audience_id, {col('channel')}, CASE WHEN "
+                    f"identifier_sha256 IS NOT NULL THEN {_pseudonym_sql('identifier_sha256')} END")
+        return f"served_at, campaign_id, account_id, coalesce({col('impressions')}, 1)"
 
     def _check_snapshot_dates(self, item: InputFile) -> None:
         """A snapshot date already in the workspace may not be loaded again with other content."""
@@ -393,7 +412,7 @@ class _Loader:
                 con.execute(f"INSERT INTO {table} SELECT DISTINCT {keys} FROM stage_{table} "
                             f"EXCEPT SELECT {keys} FROM {table}")
         row = con.execute("SELECT count(*) FROM (SELECT audience_id FROM audiences GROUP BY "
-                          "audience_id HAVING count(*) > 1)").fetchone()
+                          "audience_id HAVING count(*) > 1)").fetchall()[0]
         if row and row[0]:
             raise BadDataError(f"audiences: {row[0]} audience ids are defined more than once "
                                "with different values")
@@ -453,29 +472,33 @@ def load(
     try:
         record_key_fingerprint(con, key)
         con.execute("CREATE TEMP TABLE accounts_all AS SELECT * FROM accounts")
-        known = {row[0] for row in con.execute("SELECT file_sha256 FROM files").fetchall()}
-        seen_now: set[str] = set()
+        # A file is known by its content, and by the date its name gives a snapshot that
+        # has no snapshot_date column: the same export under another date is another snapshot.
+        known = {(str(row[0]), row[1].isoformat() if row[1] else None) for row in con.execute(
+            "SELECT file_sha256, snapshot_from_name FROM files").fetchall()}
         for index, item in enumerate(files, 1):
-            if item.sha256 in known or item.sha256 in seen_now:
+            identity = (item.sha256, loader.snapshot_date_from_name(item))
+            if identity in known:
                 results.append(FileLoad(item.table, item.display, item.sha256, item.bytes,
                                         0, 0, 0, "already loaded"))
                 continue
-            seen_now.add(item.sha256)
+            known.add(identity)
             say(f"[{index}/{len(files)}] {item.table}: {item.display}")
             file_load = loader._stage(item)
             results.append(file_load)
             con.execute(
-                "INSERT INTO files VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                [item.sha256, item.table, item.display, item.bytes, file_load.rows_read,
+                "INSERT INTO files VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                [item.sha256, identity[1], item.table, item.display, item.bytes,
+                 file_load.rows_read,
                  file_load.rows_loaded, file_load.rows_rejected, loader.load_id,
                  datetime.now(UTC).replace(tzinfo=None)],
             )
         rejected = sum(r.rows_rejected for r in results)
         if strict and rejected:
             first = con.execute(
-                "SELECT path, line, column_name, reason FROM rejects r JOIN files f USING "
-                "(file_sha256) WHERE f.load_id = $1 ORDER BY path, line LIMIT 1",
-                [loader.load_id]).fetchone()
+                "SELECT r.path, r.line, r.column_name, r.reason FROM rejects r JOIN files f "
+                "USING (file_sha256) WHERE f.load_id = $1 ORDER BY r.path, r.line LIMIT 1",
+                [loader.load_id]).fetchall()[0]
             where = ""
             if first:
                 where = f" (first: {first[0]} line {first[1]}, column {first[2]}: {first[3]})"
@@ -502,7 +525,7 @@ def load(
                 pass
     loaded_files = [r for r in results if r.status not in ("already loaded",)]
     row = con.execute("SELECT count(*) FROM files WHERE load_id = $1",
-                      [loader.load_id]).fetchone()
+                      [loader.load_id]).fetchall()[0]
     # DuckDB may turn a COMMIT after an error into a rollback: trust only what reads back.
     if row is None or int(row[0]) != len(loaded_files):
         raise StorageError("the load did not commit; the workspace is unchanged")

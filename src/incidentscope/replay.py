@@ -65,7 +65,7 @@ def iso_z(moment: datetime) -> str:
 
 
 def _scalar(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any] | None = None) -> Any:
-    row = con.execute(sql, bind(sql, params or {})).fetchone()
+    row = con.execute(sql, bind(sql, params or {})).fetchall()[0]
     return row[0] if row else None
 
 
@@ -79,7 +79,7 @@ def _lower_upper(con: duckdb.DuckDBPyConnection, column: str, table: str = "clas
     sql = (f"SELECT COUNT(DISTINCT CASE WHEN match_class = 'caused' THEN {column} END), "
            f"COUNT(DISTINCT CASE WHEN match_class <> 'permitted' THEN {column} END) "
            f"FROM {table} WHERE {where}")
-    row = con.execute(sql, bind(sql, params or {})).fetchone()
+    row = con.execute(sql, bind(sql, params or {})).fetchall()[0]
     assert row is not None
     return {"lower": int(row[0]), "upper": int(row[1])}
 
@@ -117,7 +117,7 @@ def _entity_counts(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, int]]:
         row = con.execute(
             f"SELECT COUNT(DISTINCT CASE WHEN f.lower_flag = 1 THEN {column} END), "
             f"COUNT(DISTINCT CASE WHEN f.upper_flag = 1 THEN {column} END) "
-            f"FROM audience_flags f {joins}").fetchone()
+            f"FROM audience_flags f {joins}").fetchall()[0]
         assert row is not None
         figures[name] = {"lower": int(row[0]), "upper": int(row[1])}
     con.execute("DROP TABLE audience_flags")
@@ -138,7 +138,7 @@ def _deliveries(con: duckdb.DuckDBPyConnection, params: dict[str, Any]) -> dict[
     for prefix, period in (("", "served_at >= $window_start AND served_at < $fix_at"),
                            ("after_fix_", "served_at >= $fix_at")):
         query = sql.format(period=period)
-        row = con.execute(query, bind(query, params)).fetchone()
+        row = con.execute(query, bind(query, params)).fetchall()[0]
         assert row is not None
         figures[f"{prefix}accounts"] = {"lower": int(row[0]), "upper": int(row[1])}
         figures[f"{prefix}impressions"] = {"lower": int(row[2]), "upper": int(row[3])}

@@ -16,7 +16,7 @@ def workspace_status(con: duckdb.DuckDBPyConnection, incident: Incident) -> dict
     dates: list[date] = [r[0] for r in con.execute(
         "SELECT snapshot_date FROM snapshots ORDER BY 1").fetchall()]
     gaps = [(b - a).days for a, b in zip(dates, dates[1:], strict=False)]
-    log = con.execute("SELECT min(matched_at), max(matched_at), sum(copies) FROM matches").fetchone()
+    log = con.execute("SELECT min(matched_at), max(matched_at), sum(copies) FROM matches").fetchall()[0]
     days = {r[0] for r in con.execute(
         "SELECT DISTINCT CAST(matched_at AS DATE) FROM matches").fetchall()}
     missing = 0
@@ -25,7 +25,7 @@ def workspace_status(con: duckdb.DuckDBPyConnection, incident: Incident) -> dict
         while day <= last:
             missing += day not in days
             day += timedelta(days=1)
-    key = con.execute("SELECT value FROM meta WHERE key = 'key_fingerprint'").fetchone()
+    key = con.execute("SELECT value FROM meta WHERE key = 'key_fingerprint'").fetchall()
     rejects = con.execute(
         "SELECT reason, count(*) FROM rejects GROUP BY 1 ORDER BY 2 DESC, 1").fetchall()
     files = con.execute(
@@ -49,5 +49,5 @@ def workspace_status(con: duckdb.DuckDBPyConnection, incident: Incident) -> dict
             "days_without_rows": missing,
         },
         "rejected_rows": {str(reason): int(n) for reason, n in rejects},
-        "key_fingerprint": key[0] if key else None,
+        "key_fingerprint": key[0][0] if key else None,
     }

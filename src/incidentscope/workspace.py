@@ -25,7 +25,8 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL);
 -- ingest: one row per loaded input file, by content
 CREATE TABLE IF NOT EXISTS files (
-    file_sha256 VARCHAR PRIMARY KEY, table_name VARCHAR NOT NULL, path VARCHAR NOT NULL,
+    file_sha256 VARCHAR NOT NULL, snapshot_from_name DATE,
+    table_name VARCHAR NOT NULL, path VARCHAR NOT NULL,
     bytes BIGINT NOT NULL, rows_read BIGINT NOT NULL, rows_loaded BIGINT NOT NULL,
     rows_rejected BIGINT NOT NULL, load_id VARCHAR NOT NULL, loaded_at TIMESTAMP NOT NULL);
 CREATE TABLE IF NOT EXISTS rejects (
@@ -147,20 +148,20 @@ def connect(
     con.execute("SET temp_directory = $1", [str(temp_dir)])
     if not read_only:
         con.execute(SCHEMA)
-        current = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        if current is None:
+        rows = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall()
+        if not rows:
             con.execute("INSERT INTO meta VALUES ('schema_version', $1)", [SCHEMA_VERSION])
-        elif current[0] != SCHEMA_VERSION:
-            raise StorageError(f"{db_path}: workspace schema {current[0]} is not supported")
+        elif rows[0][0] != SCHEMA_VERSION:
+            raise StorageError(f"{db_path}: workspace schema {rows[0][0]} is not supported")
     return con
 
 
 def record_key_fingerprint(con: duckdb.DuckDBPyConnection, key: PseudonymKey) -> None:
     """Remember which key a workspace's pseudonyms were made with, and refuse another."""
-    row = con.execute("SELECT value FROM meta WHERE key = 'key_fingerprint'").fetchone()
-    if row is None:
+    rows = con.execute("SELECT value FROM meta WHERE key = 'key_fingerprint'").fetchall()
+    if not rows:
         con.execute("INSERT INTO meta VALUES ('key_fingerprint', $1)", [key.fingerprint])
-    elif row[0] != key.fingerprint:
+    elif rows[0][0] != key.fingerprint:
         raise StorageError("the key file does not belong to this workspace (fingerprints differ)")
 
 
@@ -169,6 +170,6 @@ def table_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
              "contact_runs", "identifiers", "matches", "deliveries", "files", "rejects"]
     counts = {}
     for name in names:  # names from the fixed list above, never from input
-        row = con.execute(f"SELECT count(*) FROM {name}").fetchone()  # noqa: S608
+        row = con.execute(f"SELECT count(*) FROM {name}").fetchall()[0]  # noqa: S608
         counts[name] = int(row[0]) if row else 0
     return counts

@@ -1,0 +1,492 @@
+"""`generate`: write a scenario's input files, incident file and ground truth."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+import pyarrow as pa
+
+from incidentscope.generator.matcher import Made, Rules, bracket_violation, simulate
+from incidentscope.generator.params import GenerateSummary, ScenarioParams
+from incidentscope.generator.world import (
+    CHANNELS, DAY, EPOCH, KINDS, PURPOSES, SPLIT_PARTS, World, build_world, seconds,
+)
+from incidentscope.generator.writer import TS, TS_FORMAT, TableWriter, write_table
+
+I64 = npt.NDArray[np.int64]
+Bools = npt.NDArray[np.bool_]
+TABLE_NAMES = ("accounts", "audiences", "campaigns", "campaign_audiences", "matches",
+               "deliveries")
+STR = pa.string()
+SCHEMAS: dict[str, pa.Schema] = {
+    "accounts": pa.schema([("account_id", pa.int64()), ("country", STR)]),
+    "audiences": pa.schema([("audience_id", STR), ("advertiser_id", STR),
+                            ("audience_type", STR), ("partner_id", STR)]),
+    "campaigns": pa.schema([("campaign_id", STR), ("advertiser_id", STR), ("name", STR)]),
+    "campaign_audiences": pa.schema([("campaign_id", STR), ("audience_id", STR)]),
+    "matches": pa.schema([("matched_at", TS), ("account_id", pa.int64()), ("audience_id", STR),
+                          ("channel", STR), ("identifier_sha256", STR)]),
+    "deliveries": pa.schema([("served_at", TS), ("campaign_id", STR), ("account_id", pa.int64()),
+                             ("impressions", pa.int64())]),
+}
+MALFORMED_KINDS = ("bad_account_id", "bad_channel", "bad_value", "bad_timestamp")
+CONTACT_MALFORMED_KINDS = ("bad_account_id", "bad_channel", "bad_value", "empty_purposes")
+BAD_TIMESTAMP = "2019-02-30T25:61:00Z"
+CHANNEL_NAMES = np.array(CHANNELS)
+PURPOSE_NAMES = np.array(PURPOSES)
+PART_A = np.array([SPLIT_PARTS.get(i, (p, p))[0] for i, p in enumerate(PURPOSES)])
+PART_B = np.array([SPLIT_PARTS.get(i, (p, p))[1] for i, p in enumerate(PURPOSES)])
+
+
+def _rng(*key: int) -> np.random.Generator:
+    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(list(key))))
+
+
+def _iso(day: date) -> str:
+    return f"{day.isoformat()}T00:00:00Z"
+
+
+def _timestamps(secs: I64) -> pl.Series:
+    return pl.Series(secs * 1_000_000, dtype=pl.Int64).cast(pl.Datetime("us", "UTC"))
+
+
+def _csv_strings(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.select(
+        pl.col(name).dt.strftime(TS_FORMAT) if dtype == pl.Datetime("us", "UTC")
+        else pl.col(name).cast(pl.String)
+        for name, dtype in frame.schema.items()
+    )
+
+
+def _clean(out_dir: Path, data: Path) -> None:
+    """Remove files a previous run of the generator could have left (and nothing else)."""
+    stale = [out_dir / "incident.toml", out_dir / "truth.json", out_dir / "truth_accounts.csv"]
+    for ext in ("csv", "parquet"):
+        stale += [data / f"{name}.{ext}" for name in TABLE_NAMES]
+        stale += sorted((data / "contacts").glob(f"contacts_*.{ext}"))
+    for path in stale:
+        path.unlink(missing_ok=True)
+
+
+def _incident_toml(params: ScenarioParams) -> str:
+    return "\n".join([
+        "[incident]",
+        f'id = "generated-seed-{params.seed}"',
+        f'title = "Security contact data used for ad audience matching (generated, seed '
+        f'{params.seed})"',
+        f'window_start = "{_iso(params.window_start)}"',
+        f'fix_at = "{_iso(params.fix_at)}"',
+        'restricted_purposes = ["two_factor", "account_recovery"]',
+        'audience_types = ["tailored", "partner"]',
+        'input_timezone = "UTC"',
+        'normalization = "twitter"',
+        "",
+        "[report]",
+        "min_cell = 10",
+        "",
+    ])
+
+
+def _write_static(world: World, data: Path, fmt: str) -> dict[str, int]:
+    rows: dict[str, int] = {}
+    rows["accounts"] = write_table(data / f"accounts.{fmt}", fmt, SCHEMAS["accounts"],
+                                   pl.DataFrame({
+                                       "account_id": world.account_ids,
+                                       "country": np.array(world.countries)[world.country],
+                                   }))
+    partner = world.audience_partner
+    rows["audiences"] = write_table(data / f"audiences.{fmt}", fmt, SCHEMAS["audiences"],
+                                    pl.DataFrame({
+                                        "audience_id": world.audience_ids,
+                                        "advertiser_id": world.advertiser_ids.gather(
+                                            world.audience_advertiser),
+                                        "audience_type": np.array(["tailored", "partner"])[
+                                            world.audience_type],
+                                        "partner_id": world.partner_ids.gather(
+                                            np.maximum(partner, 0)),
+                                    }).with_columns(
+                                        pl.when(pl.Series(partner >= 0))
+                                        .then(pl.col("partner_id")).alias("partner_id")))
+    rows["campaigns"] = write_table(data / f"campaigns.{fmt}", fmt, SCHEMAS["campaigns"],
+                                    pl.DataFrame({
+                                        "campaign_id": world.campaign_ids,
+                                        "advertiser_id": world.advertiser_ids.gather(
+                                            world.campaign_advertiser),
+                                        "name": world.campaign_names,
+                                    }))
+    pairs = pl.DataFrame({
+        "campaign_id": world.campaign_ids.gather(world.ca_campaign),
+        "audience_id": world.audience_ids.gather(world.ca_audience),
+        "c": world.ca_campaign, "a": world.ca_audience,
+    }).sort(["c", "a"]).drop(["c", "a"])
+    rows["campaign_audiences"] = write_table(data / f"campaign_audiences.{fmt}", fmt,
+                                             SCHEMAS["campaign_audiences"], pairs)
+    return rows
+
+
+def _write_snapshots(world: World, params: ScenarioParams, data: Path) -> tuple[int, dict[str, int]]:
+    """One full export per snapshot date; malformed copies of real rows appended to a few."""
+    fmt = params.file_format
+    c = world.contacts
+    value_col = "contact_sha256" if params.hashed else "contact"
+    schema = pa.schema([("account_id", pa.int64()), ("channel", STR), (value_col, STR),
+                        ("purposes", STR)])
+    rng = _rng(params.seed, 4)
+    n_snap = len(world.snapshots)
+    plan: list[list[int]] = [[] for _ in range(n_snap)]
+    if params.damage and n_snap:
+        kinds = [k for k in range(4) for _ in range(params.malformed_per_kind)]
+        for i, kind in enumerate(kinds):
+            plan[(i * n_snap) // len(kinds)].append(kind)
+    bad_counts = dict.fromkeys(CONTACT_MALFORMED_KINDS, 0)
+    total = 0
+    for s_idx, (day, s) in enumerate(zip(world.snapshots, world.snap_secs, strict=True)):
+        idx = np.flatnonzero((c.created <= s) & (s < c.removed))
+        code = np.where(s < c.change[idx], c.p0[idx], c.p1[idx])
+        split = c.split[idx] & np.isin(code, list(SPLIT_PARTS))
+        rows = np.concatenate([idx[~split], idx[split], idx[split]])
+        purposes = np.concatenate([PURPOSE_NAMES[code[~split]], PART_A[code[split]],
+                                   PART_B[code[split]]])
+        key = np.concatenate([idx[~split] * 2, idx[split] * 2, idx[split] * 2 + 1])
+        order = np.argsort(key, kind="stable")
+        rows, purposes = rows[order], purposes[order]
+        values = (world.value_sha.gather(c.value[rows]) if params.hashed
+                  else c.raw.gather(rows))
+        frame = pl.DataFrame({
+            "account_id": world.account_ids[c.acct[rows]],
+            "channel": CHANNEL_NAMES[c.channel[rows]],
+            value_col: values,
+            "purposes": purposes,
+        })
+        if fmt == "csv":
+            frame = _csv_strings(frame)
+        if plan[s_idx] and frame.height:
+            picks = rng.choice(frame.height, size=len(plan[s_idx]), replace=True)
+            bad = frame[picks.tolist()]
+            kind_col = pl.Series("kind", plan[s_idx], dtype=pl.Int8)
+            bad_value = ("zz" + "0" * 62) if params.hashed else "n/a"
+            bad = bad.with_columns(kind_col).select(
+                pl.when(pl.col("kind") == 0).then(
+                    None if fmt == "parquet"
+                    else pl.concat_str([pl.lit("acct-"), pl.col("account_id")]))
+                .otherwise(pl.col("account_id")).alias("account_id"),
+                pl.when(pl.col("kind") == 1).then(pl.lit("fax")).otherwise(pl.col("channel"))
+                .alias("channel"),
+                pl.when(pl.col("kind") == 2).then(pl.lit(bad_value)).otherwise(pl.col(value_col))
+                .alias(value_col),
+                pl.when(pl.col("kind") == 3).then(pl.lit("")).otherwise(pl.col("purposes"))
+                .alias("purposes"),
+            )
+            frame = pl.concat([frame, bad], how="vertical")
+            for kind in plan[s_idx]:
+                bad_counts[CONTACT_MALFORMED_KINDS[kind]] += 1
+        path = data / "contacts" / f"contacts_{day.isoformat()}.{fmt}"
+        total += write_table(path, fmt, schema, frame)
+    return total, bad_counts
+
+
+def _chunks(start: int, stop: int) -> list[tuple[int, int, str]]:
+    """[lo, hi) month chunks covering [start, stop), with the month label."""
+    out: list[tuple[int, int, str]] = []
+    day = EPOCH + timedelta(days=start // DAY)
+    lo = start
+    while lo < stop:
+        nxt = date(day.year + day.month // 12, day.month % 12 + 1, 1)
+        hi = min(seconds(nxt), stop)
+        out.append((lo, hi, f"{day.year:04d}-{day.month:02d}"))
+        lo, day = hi, nxt
+    return out
+
+
+def _match_frame(world: World, made: Made, rows: I64, id_logged: Bools,
+                 bad: npt.NDArray[np.int8], fmt: str) -> pl.DataFrame:
+    c = world.contacts
+    k = made.contact[rows]
+    has_id = id_logged[rows]
+    frame = pl.DataFrame({
+        "matched_at": _timestamps(made.t[rows]),
+        "account_id": world.account_ids[c.acct[k]],
+        "audience_id": world.audience_ids.gather(made.audience[rows]),
+        "channel": CHANNEL_NAMES[c.channel[k]],
+        "identifier_sha256": world.value_sha.gather(c.value[k]),
+        "has_id": has_id,
+        "bad": bad,
+    }).with_columns(
+        pl.when(pl.col("has_id")).then(pl.col("channel")).alias("channel"),
+        pl.when(pl.col("has_id")).then(pl.col("identifier_sha256")).alias("identifier_sha256"),
+    )
+    if fmt == "csv":
+        frame = _csv_strings(frame.drop(["has_id", "bad"])).with_columns(frame["bad"])
+        bad_account = pl.concat_str([pl.col("account_id"), pl.lit("x")])
+        bad_time: pl.Expr = pl.lit(BAD_TIMESTAMP)
+    else:
+        bad_account = pl.lit(None, dtype=pl.Int64)
+        bad_time = pl.lit(None, dtype=pl.Datetime("us", "UTC"))
+    bad_hex = pl.when(pl.col("identifier_sha256").is_not_null()).then(
+        pl.concat_str([pl.lit("zz"), pl.col("identifier_sha256").str.slice(2)])
+    ).otherwise(pl.lit("not-a-sha256"))
+    return frame.select(
+        pl.when(pl.col("bad") == 4).then(bad_time).otherwise(pl.col("matched_at"))
+        .alias("matched_at"),
+        pl.when(pl.col("bad") == 1).then(bad_account).otherwise(pl.col("account_id"))
+        .alias("account_id"),
+        pl.col("audience_id"),
+        pl.when(pl.col("bad") == 2).then(pl.lit("sms")).otherwise(pl.col("channel"))
+        .alias("channel"),
+        pl.when(pl.col("bad") == 3).then(bad_hex).otherwise(pl.col("identifier_sha256"))
+        .alias("identifier_sha256"),
+    )
+
+
+def _delivery_frame(world: World, params: ScenarioParams, made: Made, rng: np.random.Generator,
+                    t_end: int) -> tuple[pl.DataFrame, int]:
+    aud = made.audience
+    reach = world.ca_cnt[aud] > 0
+    count = rng.poisson(params.deliveries_per_match, len(made)) * reach
+    src = np.repeat(np.arange(len(made)), count)
+    a = aud[src]
+    served = made.t[src] + 60 + rng.exponential(4 * DAY, len(src)).astype(np.int64)
+    campaign = world.ca_campaign[
+        world.ca_ptr[a] + (rng.random(len(src)) * world.ca_cnt[a]).astype(np.int64)]
+    impressions = rng.geometric(0.45, len(src)).astype(np.int64)
+    keep = served < t_end
+    acct_ids = world.account_ids[world.contacts.acct[made.contact[src]]]
+    served, campaign, acct_ids, impressions = (served[keep], campaign[keep], acct_ids[keep],
+                                               impressions[keep])
+    order = np.lexsort((campaign, acct_ids, served))
+    frame = pl.DataFrame({
+        "served_at": _timestamps(served[order]),
+        "campaign_id": world.campaign_ids.gather(campaign[order]),
+        "account_id": acct_ids[order],
+        "impressions": impressions[order],
+    })
+    return frame, int(impressions.sum())
+
+
+def _rows_for_mean(cumw: npt.NDArray[np.float64], mean: float) -> float:
+    """Logged rows R such that R / E[accounts with >= 1 row] == mean, when each listed account
+    receives a Poisson number of rows proportional to its weight."""
+    share = np.diff(cumw, prepend=0.0) / cumw[-1]
+
+    def ratio(rows: float) -> float:
+        return rows / float(np.sum(-np.expm1(-rows * share)))
+
+    if mean <= 1.0:
+        return mean
+    lo, hi = 1e-9, 1.0
+    while ratio(hi) < mean:
+        hi *= 2
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if ratio(mid) < mean else (lo, mid)
+    return hi
+
+
+def generate(out_dir: Path, params: ScenarioParams) -> GenerateSummary:
+    """Write a scenario with known ground truth to `out_dir` (see docs/scenarios.md)."""
+    params.validate()
+    out_dir = Path(out_dir)
+    data = out_dir / "data"
+    (data / "contacts").mkdir(parents=True, exist_ok=True)
+    _clean(out_dir, data)
+    fmt = params.file_format
+    world = build_world(params)
+    n = params.accounts
+    c = world.contacts
+    row_counts = _write_static(world, data, fmt)
+    row_counts["contacts"], contact_bad = _write_snapshots(world, params, data)
+
+    t0 = seconds(params.effective_log_start())
+    t_end = seconds(params.end) + DAY
+    ws, fix = seconds(params.window_start), seconds(params.fix_at)
+    leak = fix + int(params.leak_days * DAY) if params.post_fix_leak else fix
+    rules = Rules(window_start=ws, fix_at=fix, leak_until=leak,
+                  midnight_share=params.midnight_share)
+
+    pilot_n = 40_000
+    rate = max(len(simulate(world, rules, _rng(params.seed, 2), t0, t_end, pilot_n)) / pilot_n,
+               1e-6)
+    target = (params.matches_total if params.matches_total is not None
+              else _rows_for_mean(world.listed_cumw, params.matches_per_account))
+    events = int(np.ceil(target / rate))
+
+    plan_rng = _rng(params.seed, 3)
+    window_days = (fix - ws) // DAY
+    lost_days = np.zeros(0, np.int64)
+    if params.damage and params.lost_log_days > 0:
+        lost_days = np.sort(plan_rng.choice(window_days, size=min(params.lost_log_days,
+                                                                  window_days), replace=False))
+        lost_days = (lost_days + ws // DAY).astype(np.int64)
+    chunks = _chunks(t0, t_end)
+    window_chunks = [i for i, (lo, hi, _) in enumerate(chunks) if lo < fix and hi > ws]
+    bad_plan: list[list[int]] = [[] for _ in chunks]
+    if params.damage and window_chunks:
+        kinds = [k for k in range(1, 5) for _ in range(params.malformed_per_kind)]
+        for i, kind in enumerate(kinds):
+            bad_plan[window_chunks[(i * len(window_chunks)) // len(kinds)]].append(kind)
+
+    matches_w = TableWriter(data / f"matches.{fmt}", fmt, SCHEMAS["matches"])
+    deliveries_w = (TableWriter(data / f"deliveries.{fmt}", fmt, SCHEMAS["deliveries"])
+                    if params.deliveries else None)
+    affected = np.zeros(n, np.bool_)
+    affected_made = np.zeros(n, np.bool_)
+    by_type = np.zeros((2, n), np.bool_)
+    by_channel = np.zeros((2, n), np.bool_)
+    violating = np.zeros(n, np.bool_)
+    per_account = np.zeros(n, np.int64)
+    by_month: dict[str, int] = {}
+    made_counts = np.zeros(6, np.int64)  # period * 2 + caused
+    logged_counts = np.zeros(6, np.int64)
+    day_has_row = np.zeros(window_days, np.bool_)
+    stats = dict.fromkeys(("duplicate_rows", "lost_rows", "violation_rows",
+                           "outside_snapshot_range", "post_fix_caused", "delivery_rows",
+                           "impressions"), 0)
+    match_bad = dict.fromkeys(MALFORMED_KINDS, 0)
+    snaps = world.snap_secs
+    done = 0
+    for ci, (lo, hi, month) in enumerate(chunks):
+        todo = round(events * (hi - t0) / (t_end - t0)) - done
+        done += todo
+        rng = _rng(params.seed, 10, ci)
+        made = simulate(world, rules, rng, lo, hi, todo)
+        m = len(made)
+        frac = (made.t - t0) / max(t_end - t0, 1)
+        share = params.identifier_share
+        p = (share * 2 * frac if share <= 0.5 else 1 - (1 - share) * 2 * (1 - frac))
+        id_logged = rng.random(m) < np.clip(p, 0.0, 1.0)
+        lost = np.isin(made.t // DAY, lost_days)
+        dup = (rng.random(m) < params.duplicate_share) & ~lost if params.damage else lost & False
+        bad = np.zeros(m, np.int8)
+        in_window = (made.t >= ws) & (made.t < fix)
+        if bad_plan[ci]:
+            cand = np.flatnonzero(in_window & ~lost & ~dup)
+            take = min(len(cand), len(bad_plan[ci]))
+            picks = np.sort(rng.choice(cand, size=take, replace=False))
+            bad[picks] = np.array(bad_plan[ci][:take], np.int8)
+            for kind in bad_plan[ci][:take]:
+                match_bad[MALFORMED_KINDS[kind - 1]] += 1
+        rows = np.repeat(np.arange(m), (~lost).astype(np.int64) * (1 + dup))
+        matches_w.write(_match_frame(world, made, rows, id_logged, bad[rows], fmt))
+
+        valid = ~lost & (bad == 0)
+        acct = c.acct[made.contact]
+        period = np.where(made.t < ws, 0, np.where(made.t < fix, 1, 2))
+        cls = period * 2 + made.caused
+        made_counts += np.bincount(cls, minlength=6)
+        logged_counts += np.bincount(cls[valid], minlength=6)
+        hit = valid & in_window & made.caused
+        affected[acct[hit]] = True
+        affected_made[acct[in_window & made.caused]] = True
+        by_type[world.audience_type[made.audience[hit]], acct[hit]] = True
+        by_channel[c.channel[made.contact[hit]], acct[hit]] = True
+        if hit.any():
+            by_month[month] = len(np.unique(acct[hit]))
+        viol = bracket_violation(world, made, id_logged) & valid & in_window
+        violating[acct[viol]] = True
+        per_account += np.bincount(acct[valid], minlength=n)
+        vw = valid & in_window
+        day_has_row[made.t[vw] // DAY - ws // DAY] = True
+        if len(snaps):
+            outside = (made.t < snaps[0]) | (made.t > snaps[-1])
+        else:
+            outside = np.ones(m, np.bool_)
+        stats["outside_snapshot_range"] += int(np.sum(vw & outside))
+        stats["duplicate_rows"] += int(dup.sum())
+        stats["lost_rows"] += int(lost.sum())
+        stats["violation_rows"] += int(viol.sum())
+        stats["post_fix_caused"] += int(np.sum(valid & (period == 2) & made.caused))
+        if deliveries_w is not None:
+            frame, impressions = _delivery_frame(world, params, made, rng, t_end)
+            deliveries_w.write(frame)
+            stats["delivery_rows"] += frame.height
+            stats["impressions"] += impressions
+    matches_w.close()
+    row_counts["matches"] = matches_w.rows
+    if deliveries_w is not None:
+        deliveries_w.close()
+        row_counts["deliveries"] = deliveries_w.rows
+
+    truth_ids = np.sort(world.account_ids[affected])
+    countries = np.array(world.countries)
+    country_counts = {str(k): int(v) for k, v in zip(
+        *np.unique(countries[world.country[affected]], return_counts=True), strict=True)}
+
+    def classes(counts: I64) -> dict[str, dict[str, int]]:
+        return {name: {"caused": int(counts[i * 2 + 1]), "permitted": int(counts[i * 2])}
+                for i, name in enumerate(("before_window", "in_window", "post_fix"))}
+
+    matched = per_account > 0
+    kinds, kind_counts = np.unique(c.kind, return_counts=True)
+    truth: dict[str, object] = {
+        "generator": "incidentscope.generate/1",
+        "parameters": params.as_json(),
+        "incident": {"window_start": _iso(params.window_start), "fix_at": _iso(params.fix_at)},
+        "affected_accounts": int(affected.sum()),
+        "affected_accounts_made": int(affected_made.sum()),
+        "post_fix_caused": stats["post_fix_caused"],
+        "affected_by_audience_type": {"partner": int(by_type[1].sum()),
+                                      "tailored": int(by_type[0].sum())},
+        "affected_by_channel": {"email": int(by_channel[0].sum()),
+                                "phone": int(by_channel[1].sum())},
+        "affected_by_country": dict(sorted(country_counts.items())),
+        "affected_by_month": dict(sorted(by_month.items())),
+        "matches": {"made": classes(made_counts), "logged": classes(logged_counts)},
+        "assumption_violations": {
+            "rows": stats["violation_rows"],
+            "accounts": int(violating.sum()),
+            "affected_accounts": int((violating & affected).sum()),
+        },
+        "log": {
+            "rows": row_counts["matches"],
+            "duplicate_rows": stats["duplicate_rows"],
+            "lost_days": [(EPOCH + timedelta(days=int(d))).isoformat() for d in lost_days],
+            "lost_rows": stats["lost_rows"],
+            "missing_log_days": int(window_days - day_has_row.sum()),
+            "outside_snapshot_range": stats["outside_snapshot_range"],
+            "matched_accounts": int(matched.sum()),
+            "mean_matches_per_matched_account": round(
+                float(per_account[matched].mean()) if matched.any() else 0.0, 4),
+        },
+        "malformed_rows": {"matches": sum(match_bad.values()),
+                           "contacts": sum(contact_bad.values())},
+        "malformed_by_kind": {"matches": match_bad, "contacts": contact_bad},
+        "contacts": {
+            "total": len(c),
+            "by_kind": {KINDS[int(k)]: int(v) for k, v in zip(kinds, kind_counts, strict=True)},
+            "never_in_a_snapshot": int((~c.seen).sum()),
+            "shared_values": int((world.owner1 >= 0).sum()),
+        },
+        "snapshots": {
+            "count": len(world.snapshots),
+            "first": world.snapshots[0].isoformat() if world.snapshots else None,
+            "last": world.snapshots[-1].isoformat() if world.snapshots else None,
+            "every_days": params.snapshot_every_days,
+        },
+        "deliveries": ({"rows": stats["delivery_rows"], "impressions": stats["impressions"]}
+                       if params.deliveries else None),
+    }
+    incident_path = out_dir / "incident.toml"
+    incident_path.write_text(_incident_toml(params), encoding="utf-8")
+    truth_path = out_dir / "truth.json"
+    truth_path.write_text(json.dumps(truth, indent=2) + "\n", encoding="utf-8")
+    accounts_path = out_dir / "truth_accounts.csv"
+    accounts_path.write_text("account_id\n" + "".join(f"{v}\n" for v in truth_ids.tolist()),
+                             encoding="utf-8")
+    files = sorted(p for p in data.rglob("*") if p.is_file())
+    return GenerateSummary(
+        out_dir=out_dir, incident_path=incident_path, data_dir=data, truth_path=truth_path,
+        truth_accounts_path=accounts_path,
+        files=(incident_path, *files, truth_path, accounts_path),
+        row_counts=dict(sorted(row_counts.items())),
+        truth_affected_accounts=int(affected.sum()),
+        truth_post_fix_caused=stats["post_fix_caused"],
+        snapshots=len(world.snapshots),
+    )
+
+
+__all__ = ["generate"]

@@ -1,0 +1,253 @@
+"""Loading input files into the workspace: validation, rejects, idempotence, atomicity,
+locking and privacy, against the real DuckDB engine."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import stat
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pytest
+from workspace_fixtures import (
+    CANARY_EMAIL,
+    CANARY_EMAIL_NORMALIZED,
+    CANARY_PHONE,
+    CANARY_PHONE_NORMALIZED,
+    INCIDENT,
+    sha,
+    write_small_case,
+)
+
+from incidentscope import api, compaction
+from incidentscope.errors import BadDataError, MissingInputError, WorkspaceInUseError
+
+
+def counts(db: Path) -> dict[str, int]:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        names = ["accounts", "audiences", "contact_runs", "snapshots", "identifiers", "matches",
+                 "deliveries", "files", "rejects"]
+        return {n: con.execute(f"SELECT count(*) FROM {n}").fetchall()[0][0] for n in names}
+    finally:
+        con.close()
+
+
+def query(db: Path, sql: str) -> list[tuple[object, ...]]:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def test_load_validates_and_records_rejects_with_place_and_reason(tmp_path: Path) -> None:
+    incident, data = write_small_case(tmp_path)
+    result = api.load(incident, data)
+    db = tmp_path / "incident.duckdb"
+    rejects = query(db, "SELECT path, line, column_name, reason FROM rejects ORDER BY path")
+    assert rejects == [
+        ("audiences.csv", 4, "audience_type", "audience_type is not 'tailored' or 'partner'"),
+        ("contacts/contacts_2019-08-05.csv", 5, "contact", "not an email address"),
+        ("matches.csv", 8, "matched_at", "not an ISO-8601 timestamp"),
+    ]
+    assert result.rows_rejected == 3
+    assert result.extra_columns == {"audiences.csv": ("notes",)}
+    by_file = {f.path: f for f in result.files}
+    matches = by_file["matches.csv"]
+    # loaded + rejected = rows in the file (7 data rows)
+    assert (matches.rows_loaded, matches.rows_rejected, matches.rows_read) == (6, 1, 7)
+
+
+def test_timestamps_with_offsets_become_utc_and_naive_ones_use_input_timezone(
+    tmp_path: Path,
+) -> None:
+    incident, data = write_small_case(
+        tmp_path, incident=INCIDENT.replace('audience_types', 'input_timezone = "Europe/Berlin"\n'
+                                                              'audience_types'))
+    (data / "matches.csv").write_text(
+        "matched_at,account_id,audience_id\n"
+        "2019-08-07T12:00:00+02:00,2,aud2\n"
+        "2019-08-07 12:00:00,2,aud1\n"
+        "2019-03-31T02:30:00,2,aud1\n")  # inside the spring-forward gap in Berlin
+    api.load(incident, data)
+    rows = query(tmp_path / "incident.duckdb",
+                 "SELECT CAST(matched_at AS VARCHAR) FROM matches ORDER BY matched_at")
+    assert [r[0] for r in rows] == ["2019-03-31 01:30:00", "2019-08-07 10:00:00",
+                                    "2019-08-07 10:00:00"]
+
+
+def test_snapshot_dates_come_from_file_names_and_contacts_compact_to_runs(tmp_path: Path) -> None:
+    incident, data = write_small_case(tmp_path)
+    for day in ("2019-08-19", "2019-08-26", "2019-09-02"):
+        (data / "contacts" / f"export_{day}.csv").write_text(
+            (data / "contacts" / "contacts_2019-08-12.csv").read_text())
+    api.load(incident, data)
+    db = tmp_path / "incident.duckdb"
+    assert [r[0].isoformat() for r in query(db, "SELECT snapshot_date FROM snapshots ORDER BY 1")
+            ] == ["2019-08-05", "2019-08-12", "2019-08-19", "2019-08-26", "2019-09-02"]
+    runs = query(db, "SELECT account_id, channel, CAST(first_snapshot AS VARCHAR), "
+                     "CAST(last_snapshot AS VARCHAR), p.purposes FROM contact_runs "
+                     "JOIN purpose_sets p USING (purposes_id) ORDER BY 1, 2, 3")
+    # Five snapshots, four runs: only account 1's phone changed its purposes.
+    assert runs == [
+        (1, "email", "2019-08-05", "2019-09-02", "profile|signup"),
+        (1, "phone", "2019-08-05", "2019-08-05", "two_factor"),
+        (1, "phone", "2019-08-12", "2019-09-02", "profile|two_factor"),
+        (2, "phone", "2019-08-05", "2019-09-02", "two_factor"),
+    ]
+
+
+def test_same_content_twice_even_renamed_changes_nothing(tmp_path: Path) -> None:
+    incident, data = write_small_case(tmp_path)
+    api.load(incident, data)
+    db = tmp_path / "incident.duckdb"
+    before = counts(db)
+    (data / "contacts" / "copy_2019-08-12.csv").write_text(
+        (data / "contacts" / "contacts_2019-08-12.csv").read_text())
+    again = api.load(incident, data)
+    assert counts(db) == before
+    assert {f.status for f in again.files} == {"already loaded"}
+    assert again.rows_loaded == 0
+
+
+def test_a_changed_snapshot_is_an_error_naming_the_date(tmp_path: Path) -> None:
+    incident, data = write_small_case(tmp_path)
+    api.load(incident, data)
+    db = tmp_path / "incident.duckdb"
+    before = counts(db)
+    (data / "contacts" / "late_2019-08-12.csv").write_text(
+        "account_id,channel,contact_sha256,purposes\n9,email," + sha("x@example.com") +
+        ",profile\n")
+    with pytest.raises(BadDataError, match="2019-08-12"):
+        api.load(incident, data)
+    assert counts(db) == before
+
+
+def test_strict_refuses_and_leaves_the_workspace_untouched(tmp_path: Path) -> None:
+    incident, data = write_small_case(tmp_path)
+    with pytest.raises(BadDataError, match="rows rejected"):
+        api.load(incident, data, strict=True)
+    assert sum(counts(tmp_path / "incident.duckdb").values()) == 0
+
+
+def test_failure_in_the_middle_of_a_load_leaves_the_workspace_as_it_was(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    incident, data = write_small_case(tmp_path)
+    db = tmp_path / "incident.duckdb"
+    api.load(incident, data)
+    before = counts(db)
+    (data / "contacts" / "contacts_2019-08-19.csv").write_text(
+        (data / "contacts" / "contacts_2019-08-12.csv").read_text())
+
+    def explode(_con: object) -> None:
+        raise OSError("injected failure")
+
+    monkeypatch.setattr(compaction, "add_snapshots", explode)
+    with pytest.raises(Exception, match="unchanged"):
+        api.load(incident, data)
+    assert counts(db) == before
+    monkeypatch.undo()
+    api.load(incident, data)  # and the same load succeeds afterwards
+    assert counts(db)["snapshots"] == 3
+
+
+def test_missing_required_column_names_file_and_column(tmp_path: Path) -> None:
+    incident, data = write_small_case(tmp_path)
+    (data / "campaigns.csv").write_text("campaign_id,name\nc1,Spring\n")
+    with pytest.raises(BadDataError, match=r"campaigns\.csv.*advertiser_id"):
+        api.load(incident, data)
+
+
+def test_missing_required_table(tmp_path: Path) -> None:
+    incident, data = write_small_case(tmp_path)
+    (data / "campaigns.csv").unlink()
+    with pytest.raises(MissingInputError, match="campaigns"):
+        api.load(incident, data)
+
+
+def test_empty_and_header_only_files_are_reported(tmp_path: Path) -> None:
+    incident, data = write_small_case(tmp_path)
+    (data / "deliveries.csv").write_text("")
+    (data / "accounts.csv").write_text("account_id,country\n")
+    result = api.load(incident, data)
+    status = {f.path: f.status for f in result.files}
+    assert status["deliveries.csv"] == "empty"
+    assert status["accounts.csv"] == "header only"
+    assert any("deliveries.csv: empty" in w for w in result.warnings)
+
+
+def test_column_mapping_parquet_and_gzip_inputs(tmp_path: Path) -> None:
+    incident_text = INCIDENT + textwrap.dedent("""
+        [inputs.accounts]
+        columns = { account_id = "user_id", country = "cc" }
+        [inputs.matches]
+        path = "logs/*.parquet"
+        """)
+    incident, data = write_small_case(tmp_path, incident=incident_text)
+    (data / "accounts.csv").write_text("user_id,cc\n1,US\n2,DE\n3,GB\n")
+    (data / "logs").mkdir()
+    pl.read_csv(data / "matches.csv", infer_schema=False).write_parquet(
+        data / "logs" / "part-0.parquet")
+    (data / "matches.csv").unlink()
+    campaigns = (data / "campaigns.csv").read_bytes()
+    (data / "campaigns.csv").unlink()
+    (data / "campaigns.csv.gz").write_bytes(gzip.compress(campaigns, mtime=0))
+    api.load(incident, data)
+    db = tmp_path / "incident.duckdb"
+    assert counts(db)["accounts"] == 3
+    assert counts(db)["matches"] == 5  # 7 rows, one duplicate, one invalid timestamp
+    assert query(db, "SELECT count(*) FROM campaigns") == [(2,)]
+    assert query(db, "SELECT line, column_name FROM rejects WHERE path LIKE 'logs/%'") == [
+        (7, "matched_at")]  # Parquet rows are numbered from 1
+
+
+def test_no_raw_contact_or_plain_hash_at_rest(tmp_path: Path) -> None:
+    incident, data = write_small_case(tmp_path)
+    api.load(incident, data)
+    db = tmp_path / "incident.duckdb"
+    needles = [CANARY_EMAIL, CANARY_EMAIL_NORMALIZED, CANARY_PHONE, CANARY_PHONE_NORMALIZED,
+               sha(CANARY_EMAIL_NORMALIZED), sha(CANARY_PHONE_NORMALIZED), "Canary"]
+    stored = b"".join(p.read_bytes() for p in tmp_path.glob("incident.duckdb*")
+                      if p.suffix != ".key")
+    for needle in needles:
+        assert needle.encode() not in stored
+        assert needle.lower().encode() not in stored
+    # and the joins still work: the canary phone's match found its key (not unexplained)
+    assert query(db, "SELECT count(*) FROM matches WHERE identifier_id IN "
+                     "(SELECT identifier_id FROM contact_runs)") == [(3,)]
+
+
+def test_workspace_and_key_are_private_whatever_the_umask(tmp_path: Path) -> None:
+    incident, data = write_small_case(tmp_path)
+    previous = os.umask(0o022)
+    try:
+        api.load(incident, data)
+    finally:
+        os.umask(previous)
+    for name in ("incident.duckdb", "incident.duckdb.key"):
+        mode = stat.S_IMODE((tmp_path / name).stat().st_mode)
+        assert mode & 0o077 == 0, (name, oct(mode))
+
+
+def test_second_process_gets_a_clear_in_use_error(tmp_path: Path) -> None:
+    incident, data = write_small_case(tmp_path)
+    api.load(incident, data)
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('ready', flush=True);"
+         " time.sleep(30)", str(tmp_path / "incident.duckdb")],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
+        with pytest.raises(WorkspaceInUseError, match="in use"):
+            api.load(incident, data)
+    finally:
+        holder.kill()
+        holder.wait()
