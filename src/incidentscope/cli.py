@@ -201,8 +201,8 @@ def generate(
     Example: incidentscope generate scenario/ --accounts 10000 --snapshot-every 7d --seed 3
     """
     from incidentscope.errors import UsageError
-    from incidentscope.generate import ScenarioParams
-    from incidentscope.generate import generate as generate_scenario
+    from incidentscope.generator import ScenarioParams
+    from incidentscope.generator import generate as generate_scenario
 
     if not snapshot_every.endswith("d") or not snapshot_every[:-1].isdigit():
         raise UsageError("--snapshot-every: a number of days such as 7d")
@@ -211,8 +211,11 @@ def generate(
         hashed=hashed, file_format=file_format, identifier_share=identifier_share,
         matches_total=matches_total, damage=damage)
     summary = generate_scenario(out, params)
-    sys.stderr.write(f"wrote scenario to {out}\n")
-    _emit_json({"out": str(out), "summary": str(summary)})
+    _emit_json({"incident": str(summary.incident_path), "data": str(summary.data_dir),
+                "truth": str(summary.truth_path), "rows": dict(summary.row_counts),
+                "snapshots": summary.snapshots,
+                "truth_affected_accounts": summary.truth_affected_accounts,
+                "truth_post_fix_caused": summary.truth_post_fix_caused})
 
 
 @app.command()
@@ -227,8 +230,8 @@ def demo(
     from incidentscope import api
     from incidentscope.samples import prepare_demo
 
-    incident, data = prepare_demo(out)
-    outcome = api.run(incident, data, out / "report", progress=_progress(False))
+    incident, data, db = prepare_demo(out)
+    outcome = api.run(incident, data, out / "report", db_path=db, progress=_progress(False))
     _show_result(outcome.result, Format.table)
     for path in outcome.outputs:
         sys.stdout.write(f"report: {path}\n")

@@ -9,12 +9,20 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 import polars as pl
-import pyarrow as pa
+import pyarrow as pa  # type: ignore[import-untyped,unused-ignore]
 
 from incidentscope.generator.matcher import Made, Rules, bracket_violation, simulate
 from incidentscope.generator.params import GenerateSummary, ScenarioParams
 from incidentscope.generator.world import (
-    CHANNELS, DAY, EPOCH, KINDS, PURPOSES, SPLIT_PARTS, World, build_world, seconds,
+    CHANNELS,
+    DAY,
+    EPOCH,
+    KINDS,
+    PURPOSES,
+    SPLIT_PARTS,
+    World,
+    build_world,
+    seconds,
 )
 from incidentscope.generator.writer import TS, TS_FORMAT, TableWriter, write_table
 
@@ -129,7 +137,9 @@ def _write_static(world: World, data: Path, fmt: str) -> dict[str, int]:
     return rows
 
 
-def _write_snapshots(world: World, params: ScenarioParams, data: Path) -> tuple[int, dict[str, int]]:
+def _write_snapshots(
+    world: World, params: ScenarioParams, data: Path
+) -> tuple[int, dict[str, int]]:
     """One full export per snapshot date; malformed copies of real rows appended to a few."""
     fmt = params.file_format
     c = world.contacts
@@ -203,7 +213,7 @@ def _chunks(start: int, stop: int) -> list[tuple[int, int, str]]:
     return out
 
 
-def _match_frame(world: World, made: Made, rows: I64, id_logged: Bools,
+def _match_frame(world: World, made: Made, rows: I64, id_logged: Bools, *,
                  bad: npt.NDArray[np.int8], fmt: str) -> pl.DataFrame:
     c = world.contacts
     k = made.contact[rows]
@@ -309,8 +319,8 @@ def generate(out_dir: Path, params: ScenarioParams) -> GenerateSummary:
                   midnight_share=params.midnight_share)
 
     pilot_n = 40_000
-    rate = max(len(simulate(world, rules, _rng(params.seed, 2), t0, t_end, pilot_n)) / pilot_n,
-               1e-6)
+    pilot = simulate(world, rules, _rng(params.seed, 2), lo=t0, hi=t_end, n_events=pilot_n)
+    rate = max(len(pilot) / pilot_n, 1e-6)
     target = (params.matches_total if params.matches_total is not None
               else _rows_for_mean(world.listed_cumw, params.matches_per_account))
     events = int(np.ceil(target / rate))
@@ -353,7 +363,7 @@ def generate(out_dir: Path, params: ScenarioParams) -> GenerateSummary:
         todo = round(events * (hi - t0) / (t_end - t0)) - done
         done += todo
         rng = _rng(params.seed, 10, ci)
-        made = simulate(world, rules, rng, lo, hi, todo)
+        made = simulate(world, rules, rng, lo=lo, hi=hi, n_events=todo)
         m = len(made)
         frac = (made.t - t0) / max(t_end - t0, 1)
         share = params.identifier_share
@@ -371,7 +381,7 @@ def generate(out_dir: Path, params: ScenarioParams) -> GenerateSummary:
             for kind in bad_plan[ci][:take]:
                 match_bad[MALFORMED_KINDS[kind - 1]] += 1
         rows = np.repeat(np.arange(m), (~lost).astype(np.int64) * (1 + dup))
-        matches_w.write(_match_frame(world, made, rows, id_logged, bad[rows], fmt))
+        matches_w.write(_match_frame(world, made, rows, id_logged, bad=bad[rows], fmt=fmt))
 
         valid = ~lost & (bad == 0)
         acct = c.acct[made.contact]
@@ -391,10 +401,8 @@ def generate(out_dir: Path, params: ScenarioParams) -> GenerateSummary:
         per_account += np.bincount(acct[valid], minlength=n)
         vw = valid & in_window
         day_has_row[made.t[vw] // DAY - ws // DAY] = True
-        if len(snaps):
-            outside = (made.t < snaps[0]) | (made.t > snaps[-1])
-        else:
-            outside = np.ones(m, np.bool_)
+        outside = ((made.t < snaps[0]) | (made.t > snaps[-1]) if len(snaps)
+                   else np.ones(m, np.bool_))
         stats["outside_snapshot_range"] += int(np.sum(vw & outside))
         stats["duplicate_rows"] += int(dup.sum())
         stats["lost_rows"] += int(lost.sum())
@@ -421,7 +429,7 @@ def generate(out_dir: Path, params: ScenarioParams) -> GenerateSummary:
                 for i, name in enumerate(("before_window", "in_window", "post_fix"))}
 
     matched = per_account > 0
-    kinds, kind_counts = np.unique(c.kind, return_counts=True)
+    kind_codes, kind_counts = np.unique(c.kind, return_counts=True)
     truth: dict[str, object] = {
         "generator": "incidentscope.generate/1",
         "parameters": params.as_json(),
@@ -457,7 +465,8 @@ def generate(out_dir: Path, params: ScenarioParams) -> GenerateSummary:
         "malformed_by_kind": {"matches": match_bad, "contacts": contact_bad},
         "contacts": {
             "total": len(c),
-            "by_kind": {KINDS[int(k)]: int(v) for k, v in zip(kinds, kind_counts, strict=True)},
+            "by_kind": {KINDS[int(k)]: int(v)
+                        for k, v in zip(kind_codes, kind_counts, strict=True)},
             "never_in_a_snapshot": int((~c.seen).sum()),
             "shared_values": int((world.owner1 >= 0).sum()),
         },

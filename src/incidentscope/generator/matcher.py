@@ -34,7 +34,7 @@ class Made:
         return len(self.t)
 
 
-def simulate(world: World, rules: Rules, rng: np.random.Generator, lo: int, hi: int,
+def simulate(world: World, rules: Rules, rng: np.random.Generator, *, lo: int, hi: int,
              n_events: int) -> Made:
     """List entries of listed accounts uploaded in [lo, hi), and the matches they produced.
 
@@ -91,4 +91,5 @@ def bracket_violation(world: World, made: Made, id_logged: Bools) -> Bools:
     s_before = c.state_at(k, before)
     s_after = c.state_at(k, after)
     wrong = c.seen[k] & inside & (truth != s_before) & (truth != s_after)
-    return unseen | wrong
+    out: Bools = unseen | wrong
+    return out

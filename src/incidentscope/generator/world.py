@@ -186,7 +186,7 @@ def build_world(params: ScenarioParams) -> World:
 
     parts: list[dict[str, npt.NDArray[np.generic]]] = []
 
-    def add(kind: int, channel: int, accts: I64, created: I64, p0: I8, p1: I8,
+    def add(kind: int, channel: int, accts: I64, *, created: I64, p0: I8, p1: I8,
             change: I64, removed: I64) -> None:
         parts.append({
             "acct": accts.astype(np.int32), "channel": np.full(len(accts), channel, np.int8),
@@ -200,34 +200,37 @@ def build_world(params: ScenarioParams) -> World:
     change = _later(rng, created, t_end, params.demote_share)
     removed = _later(rng, created, t_end, params.email_change_share)
     change = np.where(change < removed, change, NEVER).astype(np.int64)
-    add(0, EMAIL, everyone, created, np.zeros(n, np.int8), np.full(n, 3, np.int8), change, removed)
+    add(0, EMAIL, everyone, created=created, p0=np.zeros(n, np.int8), p1=np.full(n, 3, np.int8),
+        change=change, removed=removed)
     replaced = np.flatnonzero(removed < NEVER)
-    add(1, EMAIL, replaced, removed[replaced], np.zeros(len(replaced), np.int8),
-        np.zeros(len(replaced), np.int8), np.full(len(replaced), NEVER), np.full(len(replaced), NEVER))
+    never = np.full(len(replaced), NEVER)
+    add(1, EMAIL, replaced, created=removed[replaced], p0=np.zeros(len(replaced), np.int8),
+        p1=np.zeros(len(replaced), np.int8), change=never, removed=never)
     # Recovery-only emails (restricted); a few later added to the profile.
     rec = np.flatnonzero(rng.random(n) < params.recovery_email_share).astype(np.int64)
     created = later_created(rec)
     change = _later(rng, created, t_end, params.promote_share)
-    add(2, EMAIL, rec, created, np.full(len(rec), 3, np.int8), np.full(len(rec), 6, np.int8),
-        change, _later(rng, np.maximum(created, np.where(change < NEVER, change, created)), t_end,
-                       params.remove_share))
+    add(2, EMAIL, rec, created=created, p0=np.full(len(rec), 3, np.int8),
+        p1=np.full(len(rec), 6, np.int8), change=change,
+        removed=_later(rng, np.where(change < NEVER, change, created), t_end, params.remove_share))
     # Two-factor phones (restricted); some later added to the profile.
     tfa = np.flatnonzero(rng.random(n) < params.two_factor_phone_share).astype(np.int64)
     created = later_created(tfa)
     p0 = np.where(rng.random(len(tfa)) < 0.3, 4, 2).astype(np.int8)
     change = _later(rng, created, t_end, params.promote_share)
-    add(3, PHONE, tfa, created, p0, np.full(len(tfa), 5, np.int8), change,
-        _later(rng, np.where(change < NEVER, change, created), t_end, params.remove_share))
+    add(3, PHONE, tfa, created=created, p0=p0, p1=np.full(len(tfa), 5, np.int8), change=change,
+        removed=_later(rng, np.where(change < NEVER, change, created), t_end, params.remove_share))
     # Profile phones (permitted); some reduced to two-factor only.
     prof = np.flatnonzero(rng.random(n) < params.profile_phone_share).astype(np.int64)
     created = later_created(prof)
     change = _later(rng, created, t_end, params.demote_share)
-    add(4, PHONE, prof, created, np.ones(len(prof), np.int8), np.full(len(prof), 2, np.int8),
-        change, _later(rng, np.where(change < NEVER, change, created), t_end, params.remove_share))
+    add(4, PHONE, prof, created=created, p0=np.ones(len(prof), np.int8),
+        p1=np.full(len(prof), 2, np.int8), change=change,
+        removed=_later(rng, np.where(change < NEVER, change, created), t_end, params.remove_share))
     n_own_phones = len(tfa) + len(prof)
     # Shared phones: a second account of the same country holds one of those numbers.
     phone_accts = np.concatenate([tfa, prof])
-    n_shared = int(round(n_own_phones * params.shared_phone_share))
+    n_shared = round(n_own_phones * params.shared_phone_share)
     shared_src = np.sort(rng.choice(n_own_phones, size=n_shared, replace=False)).astype(np.int64)
     shared_acct = np.empty(n_shared, np.int64)
     by_country = [np.flatnonzero(country == c) for c in range(len(countries))]
@@ -239,8 +242,9 @@ def build_world(params: ScenarioParams) -> World:
     shared_src, shared_acct = shared_src[keep], shared_acct[keep]
     created = later_created(shared_acct)
     p0 = np.where(rng.random(len(shared_acct)) < 0.6, 2, 1).astype(np.int8)
-    add(5, PHONE, shared_acct, created, p0, p0, np.full(len(shared_acct), NEVER),
-        _later(rng, created, t_end, params.remove_share))
+    add(5, PHONE, shared_acct, created=created, p0=p0, p1=p0,
+        change=np.full(len(shared_acct), NEVER),
+        removed=_later(rng, created, t_end, params.remove_share))
     # Ephemeral contacts: live only between two consecutive snapshots.
     if params.assumption_breaks and len(snaps) >= 2:
         cand = np.flatnonzero(rng.random(n) < params.ephemeral_share).astype(np.int64)
@@ -349,7 +353,7 @@ def build_world(params: ScenarioParams) -> World:
     two = count >= 2
     owner1[vals[two]] = by_value[start[two] + 1]
 
-    listed = np.sort(rng.choice(n, size=max(1, int(round(n * params.listed_share))),
+    listed = np.sort(rng.choice(n, size=max(1, round(n * params.listed_share)),
                                 replace=False)).astype(np.int64)
     listed_cumw = np.cumsum(rng.gamma(0.7, 1.0, len(listed)))
 
@@ -381,8 +385,8 @@ def build_world(params: ScenarioParams) -> World:
                 f"{adjectives[int(rng.integers(len(adjectives)))]} "
                 f"{nouns[int(rng.integers(len(nouns)))]} {2018 + int(rng.integers(3))}")
             if len(owned[adv]):
-                k = int(rng.integers(1, min(3, len(owned[adv])) + 1))
-                for aud in np.sort(rng.choice(owned[adv], size=k, replace=False)):
+                n_targets = int(rng.integers(1, min(3, len(owned[adv])) + 1))
+                for aud in np.sort(rng.choice(owned[adv], size=n_targets, replace=False)):
                     pairs.append((cid, int(aud)))
     pair_arr = np.array(pairs, dtype=np.int64).reshape(-1, 2)
     pair_arr = pair_arr[np.lexsort((pair_arr[:, 0], pair_arr[:, 1]))]

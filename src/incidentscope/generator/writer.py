@@ -6,8 +6,8 @@ from pathlib import Path
 from typing import IO
 
 import polars as pl
-import pyarrow as pa
-import pyarrow.parquet as pq
+import pyarrow as pa  # type: ignore[import-untyped,unused-ignore]
+import pyarrow.parquet as pq  # type: ignore[import-untyped,unused-ignore]
 
 TS = pa.timestamp("us", tz="UTC")
 TS_FORMAT = "%Y-%m-%dT%H:%M:%SZ"

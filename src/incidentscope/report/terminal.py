@@ -86,11 +86,13 @@ def summary(result: ReplayResult, top: int = 5) -> RenderableType:
     else:
         control = Text(f"POST-FIX CONTROL FAILED: {_n(post_fix['caused'])} caused matches at or "
                        "after the fix", style="bold red")
-    parts: list[RenderableType] = [head, Text(""), classes, Text(""), campaigns, Text(""), control]
+    window = Text(f"Window {incident['window_start'][:10]} to the fix at "
+                  f"{incident['fix_at'][:16].replace('T', ' ')} UTC", style="dim")
+    parts: list[RenderableType] = [window, head, Text(""), classes, Text(""), campaigns, Text(""), control]
     notes = [n for n in warnings(report) if "fix did not hold" not in n]
     for note in notes:
         parts.append(Text(f"! {note}", style="yellow"))
-    title = f"{incident['title']} [{incident['window_start'][:10]} to {incident['fix_at'][:10]})"
+    title = incident["title"] if len(incident["title"]) <= 70 else incident["title"][:69] + "…"
     return Panel(Group(*parts), title=title, title_align="left", width=80)
 
 
