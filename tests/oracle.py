@@ -240,8 +240,9 @@ def oracle_report(tables: dict[str, list[Row]], incident: dict[str, Any]) -> dic
     ]
 
     # --- deliveries ----------------------------------------------------------
+    # `null` when no deliveries were loaded: no table, or a table without rows.
     deliveries: dict[str, dict[str, int]] | None = None
-    if tables.get("deliveries") is not None:
+    if tables.get("deliveries"):
         audiences_of_campaign: dict[str, set[str]] = defaultdict(set)
         for row in tables.get("campaign_audiences", []):
             audiences_of_campaign[row["campaign_id"]].add(row["audience_id"])

@@ -8,11 +8,13 @@ rejected rows are recorded as (file, line, column, reason) without values.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import ClassVar
 
 import duckdb
 import polars as pl
@@ -22,8 +24,8 @@ from incidentscope.config import Incident
 from incidentscope.contract import TABLES, Column
 from incidentscope.errors import BadDataError, IncidentScopeError, StorageError
 from incidentscope.inputs import InputFile, csv_header, csv_record_lines, discover
-from incidentscope.sqlutil import bind
 from incidentscope.normalize import NormalizationError, normalize, sha256_hex
+from incidentscope.sqlutil import bind
 from incidentscope.validate import convert, problem
 from incidentscope.workspace import PseudonymKey, record_key_fingerprint
 
@@ -197,7 +199,7 @@ class _Loader:
                         rows_staged - value_rejects, rows_rejected, status)
 
     def _count(self, name: str) -> int:
-        row = self.con.execute(f"SELECT count(*) FROM {name}").fetchall()[0]  # noqa: S608
+        row = self.con.execute(f"SELECT count(*) FROM {name}").fetchall()[0]
         return int(row[0]) if row else 0
 
     def _structural_rejects(self, item: InputFile, header: list[str]) -> list[int]:
@@ -315,7 +317,8 @@ class _Loader:
             mapping = self.incident.inputs.get(item.table)
             renames = mapping.columns if mapping else {}
             for record, column_name, reason in bad:
-                self._reject(item, line_of(int(record)), renames.get(column_name, column_name), reason)
+                column = renames.get(column_name, column_name)
+                self._reject(item, line_of(int(record)), column, reason)
         self._prepare_output(item.table)
         present = set(typed)
         sql = (f"INSERT INTO stage_{item.table} SELECT "
@@ -339,7 +342,7 @@ class _Loader:
         return lambda index: lines[index] if index < len(lines) else None
 
     # -- per-table output --------------------------------------------------------
-    _OUTPUT = {
+    _OUTPUT: ClassVar[dict[str, str]] = {
         "accounts": "account_id BIGINT, country VARCHAR",
         "audiences": "audience_id VARCHAR, advertiser_id VARCHAR, audience_type VARCHAR, "
                      "partner_id VARCHAR",
@@ -519,10 +522,8 @@ def load(
         raise
     finally:
         for name in ("accounts_all", *(f"stage_{t}" for t in loader.staged_tables)):
-            try:
+            with contextlib.suppress(duckdb.Error):
                 con.execute(f"DROP TABLE IF EXISTS {name}")
-            except duckdb.Error:
-                pass
     loaded_files = [r for r in results if r.status not in ("already loaded",)]
     row = con.execute("SELECT count(*) FROM files WHERE load_id = $1",
                       [loader.load_id]).fetchall()[0]
@@ -534,7 +535,5 @@ def load(
 
 
 def _rollback(con: duckdb.DuckDBPyConnection) -> None:
-    try:
+    with contextlib.suppress(duckdb.Error):
         con.execute("ROLLBACK")
-    except duckdb.Error:
-        pass

@@ -21,10 +21,8 @@ class NormalizationError(ValueError):
 
 
 def normalize_email(raw: str, profile: str) -> str:
-    if profile == "google":
-        value = _WHITESPACE.sub("", raw).lower()
-    else:  # twitter and meta
-        value = raw.strip().lower()
+    # google removes all whitespace; twitter and meta strip the ends only
+    value = _WHITESPACE.sub("", raw).lower() if profile == "google" else raw.strip().lower()
     if not _EMAIL_SHAPE.match(value):
         raise NormalizationError("not an email address")
     if profile == "google":

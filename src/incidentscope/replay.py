@@ -8,6 +8,7 @@ with a handful of aggregate queries and assembled into one `ReplayResult`.
 
 from __future__ import annotations
 
+import itertools
 import math
 import statistics
 from collections.abc import Callable
@@ -152,7 +153,7 @@ def _coverage(con: duckdb.DuckDBPyConnection, window_start: datetime,
         "SELECT snapshot_date FROM snapshots ORDER BY snapshot_date").fetchall()]
     cadence: float | int | None = None
     if len(dates) >= 2:
-        median = statistics.median((b - a).days for a, b in zip(dates, dates[1:], strict=False))
+        median = statistics.median((b - a).days for a, b in itertools.pairwise(dates))
         cadence = int(median) if float(median).is_integer() else float(median)
     first_day, end_day = window_start.date(), fix_at.date()
     logged_days = {

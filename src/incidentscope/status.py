@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import statistics
 from datetime import date, timedelta
 from typing import Any
@@ -15,8 +16,9 @@ from incidentscope.workspace import table_counts
 def workspace_status(con: duckdb.DuckDBPyConnection, incident: Incident) -> dict[str, Any]:
     dates: list[date] = [r[0] for r in con.execute(
         "SELECT snapshot_date FROM snapshots ORDER BY 1").fetchall()]
-    gaps = [(b - a).days for a, b in zip(dates, dates[1:], strict=False)]
-    log = con.execute("SELECT min(matched_at), max(matched_at), sum(copies) FROM matches").fetchall()[0]
+    gaps = [(b - a).days for a, b in itertools.pairwise(dates)]
+    log = con.execute(
+        "SELECT min(matched_at), max(matched_at), sum(copies) FROM matches").fetchall()[0]
     days = {r[0] for r in con.execute(
         "SELECT DISTINCT CAST(matched_at AS DATE) FROM matches").fetchall()}
     missing = 0

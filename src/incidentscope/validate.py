@@ -55,8 +55,9 @@ def convert(column: Column, ref: str, tz_param: str) -> str:
     if kind in ("channel", "audience_type", "hex64"):
         return f"lower({value})"
     if kind == "purposes":
-        return (f"array_to_string(list_sort(list_distinct(list_filter("
-                f"list_transform(string_split({value}, '|'), lambda x: trim(x)), lambda x: x <> ''))), '|')")
+        labels = f"list_transform(string_split({value}, '|'), lambda x: trim(x))"
+        return (f"array_to_string(list_sort(list_distinct(list_filter({labels}, "
+                "lambda x: x <> ''))), '|')")
     if column.name == "country":
         return f"upper({value})"
     return value

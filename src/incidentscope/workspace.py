@@ -84,7 +84,8 @@ class PseudonymKey:
 
     @property
     def fingerprint(self) -> str:
-        return hashlib.sha256(b"incidentscope-key-fingerprint:" + self.hex.encode()).hexdigest()[:16]
+        digest = hashlib.sha256(b"incidentscope-key-fingerprint:" + self.hex.encode())
+        return digest.hexdigest()[:16]
 
 
 @contextlib.contextmanager
@@ -125,7 +126,7 @@ def connect(
     """Open the workspace with the settings every command relies on."""
     if not create and not db_path.exists():
         raise MissingInputError(f"{db_path}: workspace not found (run 'incidentscope load' first)")
-    config: dict[str, str | bool | int] = {
+    config: dict[str, str | bool | int | float | list[str]] = {
         "autoinstall_known_extensions": False,
         "autoload_known_extensions": False,
     }

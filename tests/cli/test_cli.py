@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from workspace_fixtures import CANARY_EMAIL, CANARY_PHONE, write_small_case
 
 from incidentscope.cli import app
+from workspace_fixtures import CANARY_EMAIL, CANARY_PHONE, write_small_case
 
 ENV = {**os.environ, "COLUMNS": "80", "NO_COLOR": "1", "TZ": "UTC"}
 

@@ -14,6 +14,9 @@ from pathlib import Path
 import duckdb
 import polars as pl
 import pytest
+
+from incidentscope import api, compaction
+from incidentscope.errors import BadDataError, MissingInputError, WorkspaceInUseError
 from workspace_fixtures import (
     CANARY_EMAIL,
     CANARY_EMAIL_NORMALIZED,
@@ -23,9 +26,6 @@ from workspace_fixtures import (
     sha,
     write_small_case,
 )
-
-from incidentscope import api, compaction
-from incidentscope.errors import BadDataError, MissingInputError, WorkspaceInUseError
 
 
 def counts(db: Path) -> dict[str, int]:

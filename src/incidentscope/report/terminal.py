@@ -80,15 +80,16 @@ def summary(result: ReplayResult, top: int = 5) -> RenderableType:
 
     post_fix = report["post_fix"]
     if post_fix["fix_held"]:
-        control = Text(f"Post-fix control: no caused match after the fix "
-                       f"({_n(sum(post_fix[c] for c in ('permitted', 'uncertain', 'unexplained')))}"
-                       " other matches checked)", style="green")
+        checked = sum(post_fix[c] for c in ("permitted", "uncertain", "unexplained"))
+        control = Text(f"Post-fix control: no caused match after the fix ({_n(checked)} other "
+                       "matches checked)", style="green")
     else:
         control = Text(f"POST-FIX CONTROL FAILED: {_n(post_fix['caused'])} caused matches at or "
                        "after the fix", style="bold red")
     window = Text(f"Window {incident['window_start'][:10]} to the fix at "
                   f"{incident['fix_at'][:16].replace('T', ' ')} UTC", style="dim")
-    parts: list[RenderableType] = [window, head, Text(""), classes, Text(""), campaigns, Text(""), control]
+    parts: list[RenderableType] = [window, head, Text(""), classes, Text(""), campaigns,
+                                   Text(""), control]
     notes = [n for n in warnings(report) if "fix did not hold" not in n]
     for note in notes:
         parts.append(Text(f"! {note}", style="yellow"))

@@ -18,7 +18,7 @@ def render_load(result: LoadResult, *, as_json: bool) -> Any:
                 "rows_rejected": result.rows_rejected,
                 "rejected_by_reason": result.rejects_by_reason, "warnings": result.warnings}
     lines = []
-    width = max((len(f["path"]) for f in files), default=4)
+    width = max((len(f.path) for f in result.files), default=4)
     for f in files:
         lines.append(f"{f['table']:<19} {f['path']:<{width}}  {f['status']:<14} "
                      f"{f['rows_loaded']:>12,} loaded {f['rows_rejected']:>9,} rejected")
