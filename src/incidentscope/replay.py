@@ -126,7 +126,8 @@ def _entity_counts(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, int]]:
 
 
 def _deliveries(con: duckdb.DuckDBPyConnection, params: dict[str, Any]) -> dict[str, Any] | None:
-    if not _scalar(con, "SELECT count(*) FROM deliveries"):
+    # null when no deliveries file was loaded; a loaded file without rows gives zeros
+    if not _scalar(con, "SELECT count(*) FROM files WHERE table_name = 'deliveries'"):
         return None
     sql = """
         SELECT

@@ -18,6 +18,7 @@ from incidentscope.generator.world import (
     DAY,
     EPOCH,
     KINDS,
+    NEVER,
     PURPOSES,
     SPLIT_PARTS,
     World,
@@ -429,7 +430,7 @@ def generate(out_dir: Path, params: ScenarioParams) -> GenerateSummary:
                 for i, name in enumerate(("before_window", "in_window", "post_fix"))}
 
     matched = per_account > 0
-    kind_codes, kind_counts = np.unique(c.kind, return_counts=True)
+    kind_codes, kind_counts = np.unique(c.kind[c.created < NEVER], return_counts=True)
     truth: dict[str, object] = {
         "generator": "incidentscope.generate/1",
         "parameters": params.as_json(),

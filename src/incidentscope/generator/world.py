@@ -245,31 +245,39 @@ def build_world(params: ScenarioParams) -> World:
     add(5, PHONE, shared_acct, created=created, p0=p0, p1=p0,
         change=np.full(len(shared_acct), NEVER),
         removed=_later(rng, created, t_end, params.remove_share))
-    # Ephemeral contacts: live only between two consecutive snapshots.
+    # Ephemeral contacts: live only between two consecutive snapshots. Who has one is drawn
+    # from the main stream; where they fall depends on the snapshot dates, so it is drawn from
+    # a stream of its own: the rest of the world is the same whatever the cadence.
+    cand = np.flatnonzero(rng.random(n) < params.ephemeral_share).astype(np.int64)
+    eph_channel = (rng.random(len(cand)) < 0.6).astype(np.int8)
+    p0 = np.where(rng.random(len(cand)) < 0.7, np.where(eph_channel == 1, 2, 3), 1)
+    start = np.full(len(cand), NEVER, np.int64)
+    stop = np.full(len(cand), NEVER, np.int64)
+    side = np.random.Generator(np.random.PCG64(np.random.SeedSequence([params.seed, 0, 1])))
     if params.assumption_breaks and len(snaps) >= 2:
-        cand = np.flatnonzero(rng.random(n) < params.ephemeral_share).astype(np.int64)
         kmin = np.searchsorted(snaps, acct_created[cand], side="left")
-        cand, kmin = cand[kmin <= len(snaps) - 2], kmin[kmin <= len(snaps) - 2]
-        k = kmin + (rng.random(len(cand)) * (len(snaps) - 1 - kmin)).astype(np.int64)
+        k = kmin + (side.random(len(cand)) * (len(snaps) - 1 - kmin)).astype(np.int64)
+        ok = kmin <= len(snaps) - 2
+        k = np.where(ok, k, 0)
         lo, hi = snaps[k], snaps[k + 1]
-        start = lo + 1 + (rng.random(len(cand)) * (hi - lo - 2)).astype(np.int64)
-        stop = start + 1 + (rng.random(len(cand)) * (hi - start - 1)).astype(np.int64)
-        eph_channel = (rng.random(len(cand)) < 0.6).astype(np.int8)
-        p0 = np.where(rng.random(len(cand)) < 0.7, np.where(eph_channel == 1, 2, 3), 1)
-        parts.append({
-            "acct": cand.astype(np.int32), "channel": eph_channel,
-            "kind": np.full(len(cand), 6, np.int8), "created": start.astype(np.int64),
-            "change": np.full(len(cand), NEVER), "removed": stop.astype(np.int64),
-            "p0": p0.astype(np.int8), "p1": p0.astype(np.int8),
-        })
+        first = lo + 1 + (side.random(len(cand)) * (hi - lo - 2)).astype(np.int64)
+        last = first + 1 + (side.random(len(cand)) * (hi - first - 1)).astype(np.int64)
+        start = np.where(ok, first, NEVER).astype(np.int64)
+        stop = np.where(ok, last, NEVER).astype(np.int64)
+    parts.append({
+        "acct": cand.astype(np.int32), "channel": eph_channel,
+        "kind": np.full(len(cand), 6, np.int8), "created": start,
+        "change": np.full(len(cand), NEVER), "removed": stop,
+        "p0": p0.astype(np.int8), "p1": p0.astype(np.int8),
+    })
     cols = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
 
     if not params.assumption_breaks:
-        change = _push_apart(rng, snaps, cols["created"], cols["change"], t_end)
+        change = _push_apart(side, snaps, cols["created"], cols["change"], t_end)
         removed = np.maximum(cols["removed"], np.where(change < NEVER, change + 1, 0))
         prev = np.where(change < NEVER, change, cols["created"])
         cols["change"] = change
-        cols["removed"] = _push_apart(rng, snaps, prev, removed.astype(np.int64), t_end)
+        cols["removed"] = _push_apart(side, snaps, prev, removed.astype(np.int64), t_end)
 
     # Values: every email is new; phones are new except the shared copies.
     total = len(cols["acct"])
