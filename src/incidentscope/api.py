@@ -87,7 +87,7 @@ def load(
     with workspace.private_files(), open_workspace(
         incident_path, db_path, create=True, threads=threads, memory_limit=memory_limit
     ) as (incident, con, db):
-        key = workspace.load_or_create_key(workspace.key_path_for(db), create=True)
+        key = workspace.load_or_create_key(workspace.key_path_for(db), create=True, con=con)
         return ingest.load(con, incident, Path(data_dir), key, strict=strict, progress=progress)
 
 
@@ -162,7 +162,7 @@ def run(
     with workspace.private_files(), open_workspace(
         incident_path, db_path, create=True, threads=threads, memory_limit=memory_limit
     ) as (incident, con, db):
-        key = workspace.load_or_create_key(workspace.key_path_for(db), create=True)
+        key = workspace.load_or_create_key(workspace.key_path_for(db), create=True, con=con)
         loaded = ingest.load(con, incident, Path(data_dir), key, strict=strict,
                              progress=progress)
         result = replay_engine.replay(con, incident, progress=progress)

@@ -242,7 +242,11 @@ def main() -> None:
     os.umask(0o077)  # everything the tool creates is readable by its owner only
     debug = "--debug" in sys.argv[1:]
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)
+        if code == int(ExitCode.INTERRUPTED):  # typer turns Ctrl-C into a return value
+            raise KeyboardInterrupt
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except IncidentScopeError as exc:
         if debug:
             traceback.print_exc()
@@ -259,6 +263,11 @@ def main() -> None:
     except SystemExit:
         raise
     except Exception as exc:
+        interrupted = type(exc).__name__ == "InterruptException" or (
+            isinstance(exc, RuntimeError) and "interrupted" in str(exc).lower())
+        if interrupted:  # DuckDB stopped a query for Ctrl-C
+            sys.stderr.write("interrupted: nothing was committed or written half-way\n")
+            sys.exit(int(ExitCode.INTERRUPTED))
         if debug:
             traceback.print_exc()
         # The exception's text may quote data; name only its type.

@@ -9,6 +9,7 @@ rejected rows are recorded as (file, line, column, reason) without values.
 from __future__ import annotations
 
 import contextlib
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -121,7 +122,9 @@ class _Loader:
                 [str(item.path), names],
             )
         aliases = ", ".join(names)
-        return (f"(SELECT * FROM read_parquet($path)) AS src({aliases})", [str(item.path)])
+        # Every column as text, so one set of checks serves CSV and typed Parquet alike.
+        return (f"(SELECT CAST(COLUMNS(*) AS VARCHAR) FROM read_parquet($path)) AS src({aliases})",
+                [str(item.path)])
 
     def _header(self, item: InputFile) -> list[str] | None:
         if item.format == "csv":
@@ -136,7 +139,7 @@ class _Loader:
             raise BadDataError(f"{item.display}: not a readable Parquet file") from None
         return [str(r[0]) for r in rows]
 
-    def _stage(self, item: InputFile) -> FileLoad:
+    def stage(self, item: InputFile) -> FileLoad:
         table = TABLES[item.table]
         header = self._header(item)
         if header is None:
@@ -396,8 +399,14 @@ class _Loader:
     def _merge_staged(self, table: str) -> None:
         if table == "accounts":
             # Countries of this load are needed at once: phones parse with them.
-            self.con.execute("INSERT INTO accounts_all SELECT account_id, country FROM "
-                             "stage_accounts EXCEPT SELECT account_id, country FROM accounts_all")
+            # One country per account (the first alphabetically when the inputs disagree), so
+            # that joins on accounts never multiply rows.
+            self.con.execute("""
+                CREATE OR REPLACE TEMP TABLE accounts_all AS
+                SELECT account_id, min(country) AS country FROM (
+                    SELECT account_id, country FROM accounts_all
+                    UNION ALL SELECT account_id, country FROM stage_accounts)
+                GROUP BY account_id""")
 
     # -- finishing ---------------------------------------------------------------
     def finish(self) -> None:
@@ -486,9 +495,13 @@ def load(
                                         0, 0, 0, "already loaded"))
                 continue
             known.add(identity)
-            say(f"[{index}/{len(files)}] {item.table}: {item.display}")
-            file_load = loader._stage(item)
+            started = time.perf_counter()
+            file_load = loader.stage(item)
             results.append(file_load)
+            seconds = max(time.perf_counter() - started, 1e-6)
+            say(f"[{index}/{len(files)}] {item.table}: {item.display}: "
+                f"{file_load.rows_read:,} rows ({file_load.rows_read / seconds:,.0f} rows/s), "
+                f"{file_load.rows_rejected:,} rejected")
             con.execute(
                 "INSERT INTO files VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
                 [item.sha256, identity[1], item.table, item.display, item.bytes,

@@ -14,6 +14,7 @@ import hashlib
 import io
 import re
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import IO
 
@@ -38,7 +39,13 @@ class InputFile:
     @property
     def date_in_name(self) -> str | None:
         found = _DATE_IN_NAME.search(self.path.name)
-        return found.group(1) if found else None
+        if not found:
+            return None
+        try:
+            date.fromisoformat(found.group(1))
+        except ValueError:
+            return None  # not a calendar date: the file needs a snapshot_date column
+        return found.group(1)
 
 
 def file_format(path: Path) -> str | None:

@@ -23,8 +23,8 @@ REASONS = {
     "country": "not an ISO 3166-1 alpha-2 country code",
 }
 
-_TS_OFFSET = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?\s*(Z|z|[+-]\d{2}(:?\d{2})?)$"
-_TS_NAIVE = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?)?$"
+_TS_OFFSET = r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?\s*(Z|z|[+-]\d{2}(:?\d{2})?)$"
+_TS_NAIVE = r"^\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?)?$"
 
 
 def literal(text: str) -> str:
@@ -46,6 +46,7 @@ def convert(column: Column, ref: str, tz_param: str) -> str:
         return f"TRY_CAST({value} AS DATE)"
     if kind == "timestamp":
         # An offset is honoured; a naive value is read in the incident's input time zone.
+        value = f"upper({value})"  # 't' and 'z' are valid ISO-8601 too
         return (
             f"CASE WHEN regexp_matches({value}, '{_TS_OFFSET}') "
             f"THEN timezone('UTC', TRY_CAST({value} AS TIMESTAMPTZ)) "

@@ -98,7 +98,13 @@ def private_files() -> Iterator[None]:
         os.umask(previous)
 
 
-def load_or_create_key(key_path: Path, create: bool) -> PseudonymKey:
+def load_or_create_key(key_path: Path, create: bool,
+                       con: duckdb.DuckDBPyConnection | None = None) -> PseudonymKey:
+    """The workspace's key; a new one only for a workspace that has never used one."""
+    if not key_path.exists() and con is not None and con.execute(
+            "SELECT value FROM meta WHERE key = 'key_fingerprint'").fetchall():
+        raise MissingInputError(f"{key_path}: key file not found; this workspace's pseudonyms "
+                                "were made with it (restore it, or use a new workspace)")
     if key_path.exists():
         text = key_path.read_text(encoding="ascii").strip()
         if len(text) != 64 or any(ch not in "0123456789abcdef" for ch in text):
@@ -163,7 +169,8 @@ def record_key_fingerprint(con: duckdb.DuckDBPyConnection, key: PseudonymKey) ->
     if not rows:
         con.execute("INSERT INTO meta VALUES ('key_fingerprint', $1)", [key.fingerprint])
     elif rows[0][0] != key.fingerprint:
-        raise StorageError("the key file does not belong to this workspace (fingerprints differ)")
+        raise StorageError("the key file does not belong to this workspace (fingerprints "
+                           "differ)")
 
 
 def table_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:

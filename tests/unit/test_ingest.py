@@ -251,3 +251,61 @@ def test_second_process_gets_a_clear_in_use_error(tmp_path: Path) -> None:
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_typed_parquet_columns_load_like_text(tmp_path: Path) -> None:
+    incident, data = write_small_case(tmp_path)
+    typed = pl.DataFrame({
+        "account_id": [1, 2],
+        "country": ["US", "DE"],
+    }, schema={"account_id": pl.Int64, "country": pl.String})
+    typed.write_parquet(data / "accounts.parquet")
+    (data / "accounts.csv").unlink()
+    matches = pl.read_csv(data / "matches.csv", infer_schema=False).filter(
+        pl.col("matched_at") != "not-a-time").with_columns(
+        pl.col("matched_at").str.to_datetime(time_zone="UTC", format=None, strict=False),
+        pl.col("account_id").cast(pl.Int64))
+    matches.write_parquet(data / "matches.parquet")
+    (data / "matches.csv").unlink()
+    api.load(incident, data)
+    db = tmp_path / "incident.duckdb"
+    assert counts(db)["accounts"] == 2
+    assert query(db, "SELECT count(*), sum(copies) FROM matches") == [(5, 6)]
+
+
+def test_impossible_date_in_a_file_name_is_bad_data_not_a_crash(tmp_path: Path) -> None:
+    incident, data = write_small_case(tmp_path)
+    (data / "contacts" / "contacts_2019-02-30.csv").write_text(
+        "account_id,channel,contact_sha256,purposes\n9,email," + sha("y@example.com") +
+        ",profile\n")
+    with pytest.raises(BadDataError, match="snapshot_date"):
+        api.load(incident, data)
+
+
+def test_an_account_with_two_countries_does_not_multiply_its_contacts(tmp_path: Path) -> None:
+    incident, data = write_small_case(tmp_path)
+    (data / "accounts.csv").write_text("account_id,country\n1,US\n1,CA\n2,DE\n3,GB\n")
+    result = api.load(incident, data)
+    contacts = [f for f in result.files if f.table == "contacts"]
+    assert [(f.rows_loaded, f.rows_rejected) for f in contacts] == [(3, 1), (3, 0)]
+    assert query(tmp_path / "incident.duckdb",
+                 "SELECT country FROM accounts WHERE account_id = 1") == [("CA",)]
+
+
+def test_a_missing_key_file_is_an_error_and_no_new_key_is_left_behind(tmp_path: Path) -> None:
+    incident, data = write_small_case(tmp_path)
+    api.load(incident, data)
+    key = tmp_path / "incident.duckdb.key"
+    key.unlink()
+    with pytest.raises(MissingInputError, match="key file not found"):
+        api.load(incident, data)
+    assert not key.exists()
+
+
+def test_lower_case_separators_in_timestamps(tmp_path: Path) -> None:
+    incident, data = write_small_case(tmp_path)
+    (data / "matches.csv").write_text("matched_at,account_id,audience_id\n"
+                                      "2019-08-06t10:00:00z,1,aud1\n")
+    api.load(incident, data)
+    assert query(tmp_path / "incident.duckdb",
+                 "SELECT CAST(matched_at AS VARCHAR) FROM matches") == [("2019-08-06 10:00:00",)]
