@@ -240,9 +240,9 @@ def oracle_report(tables: dict[str, list[Row]], incident: dict[str, Any]) -> dic
     ]
 
     # --- deliveries ----------------------------------------------------------
-    # `null` when no deliveries were loaded: no table, or a table without rows.
+    # `null` when no deliveries file was loaded; zeros when it holds no rows (decision 13).
     deliveries: dict[str, dict[str, int]] | None = None
-    if tables.get("deliveries"):
+    if tables.get("deliveries") is not None:
         audiences_of_campaign: dict[str, set[str]] = defaultdict(set)
         for row in tables.get("campaign_audiences", []):
             audiences_of_campaign[row["campaign_id"]].add(row["audience_id"])

@@ -13,8 +13,15 @@ uncertain or unexplained matches was caused:
   restricted candidates over the expected number of existing ones;
 - unexplained matches (no candidate) take the window's caused share among
   classified matches;
-- matches of one account in the same bracket with the same candidates share
-  their outcome (the maximum counts); different brackets combine as independent.
+- matches of one account in the same bracket with the same single candidate key
+  (typically: the log has the identifier) are the same key in the same state and
+  share their outcome (the maximum counts);
+- a match with several candidate keys (typically: no identifier in the log) is one
+  list entry that hit one of them, drawn independently of the account's other
+  matches, so such matches combine as independent even within a bracket (treating
+  them as one shared outcome biased the estimate low, by about 5 % with monthly
+  snapshots; docs/estimation.md);
+- different brackets combine as independent.
 
 The estimate is `lower` plus the sum of these probabilities, rounded, clamped
 to [lower, upper].
@@ -63,7 +70,7 @@ candidates AS (
     GROUP BY um.match_no, r.channel, r.identifier_id
 ),
 expected AS (
-    SELECT um.match_no,
+    SELECT um.match_no, COUNT(c.identifier_id) AS n_candidates,
            SUM((1 - um.f) * CASE WHEN c.state_a = 2 THEN 1 ELSE 0 END
                + um.f * CASE WHEN coalesce(um.b_date, um.a_date) = um.a_date
                              THEN CASE WHEN c.state_a = 2 THEN 1 ELSE 0 END
@@ -76,11 +83,12 @@ expected AS (
     GROUP BY um.match_no
 )
 SELECT um.account_id, um.a_date, um.b_date, um.sig_channel, um.sig_identifier,
+       CASE WHEN e.n_candidates > 1 THEN um.match_no ELSE 0 END AS draw,
        MAX(CASE WHEN e.existing > 0 THEN round(e.restricted / e.existing, 12)
                 ELSE $caused_share END) AS p
 FROM um JOIN expected e ON e.match_no = um.match_no
-GROUP BY um.account_id, um.a_date, um.b_date, um.sig_channel, um.sig_identifier
-ORDER BY um.account_id, um.a_date, um.b_date, um.sig_channel, um.sig_identifier
+GROUP BY um.account_id, um.a_date, um.b_date, um.sig_channel, um.sig_identifier, draw
+ORDER BY um.account_id, um.a_date, um.b_date, um.sig_channel, um.sig_identifier, draw
 """
 
 
@@ -101,7 +109,7 @@ def account_probabilities(con: duckdb.DuckDBPyConnection) -> list[tuple[int, flo
     result: list[tuple[int, float]] = []
     current: int | None = None
     survive = 1.0
-    for account_id, _a, _b, _channel, _identifier, p in rows:
+    for account_id, _a, _b, _channel, _identifier, _draw, p in rows:
         if account_id != current:
             if current is not None:
                 result.append((current, 1.0 - survive))

@@ -110,7 +110,7 @@ def cases(draw: st.DrawFn) -> Case:
     # Contact keys: 0-3 per account, plus maybe a phone hash shared by two accounts.
     keys: list[tuple[int, str, str]] = []
     for number, account in enumerate(accounts):
-        for k in range(draw(st.integers(0, 3))):
+        for k in range(draw(st.sampled_from([0, 1, 1, 2, 2, 3]))):
             channel = draw(st.sampled_from(["email", "phone"]))
             keys.append((account, channel, sha(f"synthetic:{number}:{channel}:{k}")))
     if draw(st.booleans()):
@@ -118,7 +118,11 @@ def cases(draw: st.DrawFn) -> Case:
         keys += [(accounts[0], "phone", shared), (accounts[1], "phone", shared)]
 
     # 0-5 snapshots; each key absent, restricted or permitted at each.
-    snapshot_days = sorted(draw(st.lists(st.integers(0, SPAN_DAYS), max_size=5, unique=True)))
+    # Draw the count first: lists() alone favours (too) few snapshots.
+    count = draw(st.sampled_from([0, 1, 2, 2, 3, 3, 4, 5]))
+    snapshot_days = sorted(
+        draw(st.lists(st.integers(0, SPAN_DAYS), min_size=count, max_size=count, unique=True))
+    )
     contacts: list[Row] = []
     for day in snapshot_days:
         snapshot = (BASE + timedelta(days=day)).date()
@@ -144,6 +148,7 @@ def cases(draw: st.DrawFn) -> Case:
         fix_minute -= fix_minute % MINUTES_PER_DAY
     fix_at = minutes(fix_minute)
     window_start: datetime | None = None
+    start_minute: int | None = None
     if draw(st.booleans()):
         start_minute = draw(st.integers(-10 * MINUTES_PER_DAY, fix_minute - 1))
         if draw(st.booleans()):
@@ -154,6 +159,14 @@ def cases(draw: st.DrawFn) -> Case:
     moments = st.builds(
         minutes, st.integers(-10 * MINUTES_PER_DAY, (SPAN_DAYS + 10) * MINUTES_PER_DAY)
     )
+    # Most matches fall inside the snapshot range and the window, where the
+    # classification is most informative.
+    low, high = -10 * MINUTES_PER_DAY, fix_minute - 1
+    if snapshot_days:
+        low, high = snapshot_days[0] * MINUTES_PER_DAY, snapshot_days[-1] * MINUTES_PER_DAY
+    if start_minute is not None:
+        low = max(low, start_minute)
+    inside = st.builds(minutes, st.integers(min(low, high), max(low, high)))
     special = [BASE + timedelta(days=d) for d in snapshot_days] + [fix_at]
     if window_start is not None:
         special.append(window_start)
@@ -167,7 +180,7 @@ def cases(draw: st.DrawFn) -> Case:
         identifier_pool += own + own + others
         matches.append(
             {
-                "matched_at": draw(st.one_of(moments, st.sampled_from(special))),
+                "matched_at": draw(st.one_of(inside, inside, moments, st.sampled_from(special))),
                 "account_id": account,
                 "audience_id": draw(st.sampled_from(audience_ids)),
                 "channel": draw(st.sampled_from([None, "email", "phone"])),
@@ -205,7 +218,7 @@ def cases(draw: st.DrawFn) -> Case:
     if draw(st.booleans()):
         deliveries = [
             {
-                "served_at": draw(st.one_of(moments, st.sampled_from(special))),
+                "served_at": draw(st.one_of(inside, moments, st.sampled_from(special))),
                 "campaign_id": draw(st.sampled_from([c["campaign_id"] for c in CAMPAIGNS])),
                 "account_id": draw(st.sampled_from(accounts)),
                 "impressions": draw(st.one_of(st.none(), st.integers(1, 5))),

@@ -324,6 +324,19 @@ def test_regenerating_removes_stale_snapshots(tmp_path: Path) -> None:
     assert len(list((tmp_path / "data" / "contacts").iterdir())) == summary.snapshots == 13
 
 
+def test_cadence_does_not_change_the_world(tmp_path: Path) -> None:
+    """Only the ephemeral contacts' placement depends on the snapshot dates."""
+    weekly = generate(tmp_path / "w", ScenarioParams(accounts=500, seed=8, ephemeral_share=0.0))
+    monthly = generate(
+        tmp_path / "m",
+        ScenarioParams(accounts=500, seed=8, ephemeral_share=0.0, snapshot_every_days=30),
+    )
+    assert weekly.truth_accounts_path.read_bytes() == monthly.truth_accounts_path.read_bytes()
+    assert (weekly.data_dir / "matches.csv").read_bytes() == (
+        monthly.data_dir / "matches.csv"
+    ).read_bytes()
+
+
 def test_invalid_parameters(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="file_format"):
         generate(tmp_path, ScenarioParams(file_format="json"))

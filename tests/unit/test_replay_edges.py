@@ -599,6 +599,27 @@ def test_no_deliveries_table_gives_null(tmp_path: Path) -> None:
     check(tmp_path, built, {"deliveries": None, "matches.caused": 1})
 
 
+def test_deliveries_file_without_rows_gives_zeros(tmp_path: Path) -> None:
+    # A deliveries file with a header only was loaded: the figures are zeros, not
+    # null (docs/semantics-decisions.md, 13).
+    built = case(
+        [contact(S1, A, "phone", A_PHONE, "two_factor")], [match(at(S1), A)], deliveries=[]
+    )
+    zero = {"lower": 0, "upper": 0}
+    check(
+        tmp_path,
+        built,
+        {
+            "deliveries": {
+                "accounts": zero,
+                "impressions": zero,
+                "after_fix_accounts": zero,
+                "after_fix_impressions": zero,
+            },
+        },
+    )
+
+
 def test_missing_log_days(tmp_path: Path) -> None:
     # Window 2019-08-01 00:00 to fix_at 2019-08-08 12:00: the days counted are
     # 08-01 .. 08-07 (d < date(fix_at) = 08-08), 7 days. Rows exist on 08-02,
