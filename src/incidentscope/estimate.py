@@ -117,5 +117,5 @@ def account_probabilities(con: duckdb.DuckDBPyConnection) -> list[tuple[int, flo
         survive *= 1.0 - min(max(float(p), 0.0), 1.0)
     if current is not None:
         result.append((current, 1.0 - survive))
-    # Accounts in the upper bound whose every match had no candidate key at all.
+    # A NaN cannot arise from the clamped factors above; the guard keeps exports finite.
     return [(a, p if math.isfinite(p) else 0.0) for a, p in result]

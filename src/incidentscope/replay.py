@@ -13,7 +13,7 @@ import math
 import statistics
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from importlib import resources
 from typing import Any
 
@@ -324,6 +324,3 @@ def _persist_accounts(con: duckdb.DuckDBPyConnection,
         con.execute("ROLLBACK")
         raise
 
-
-def month_key(day: date) -> str:
-    return f"{day.year:04d}-{day.month:02d}"
