@@ -26,6 +26,7 @@ from incidentscope.errors import StorageError
 from incidentscope.ingest import LoadResult
 from incidentscope.replay import ReplayResult
 from incidentscope.report import json_report
+from incidentscope.report.outputs import render_all
 
 Progress = Callable[[str], None]
 
@@ -166,7 +167,7 @@ def run(
         loaded = ingest.load(con, incident, Path(data_dir), key, strict=strict,
                              progress=progress)
         result = replay_engine.replay(con, incident, progress=progress)
-        files = {"report.json": json_report.render(result).encode("utf-8")}
+        files = render_all(result, incident)
         outputs = write_outputs(Path(out_dir), files)
         manifest_sha = None
         _record_run(con, run_id, "run", started, incident, result, manifest_sha)

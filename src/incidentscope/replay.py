@@ -54,6 +54,9 @@ class ReplayResult:
     weekly_matches: pl.DataFrame = field(repr=False)  # week (date), match_class, matches
     campaigns: pl.DataFrame = field(repr=False)  # campaign_id, advertiser_id, name, lower, upper
     countries: pl.DataFrame = field(repr=False)  # country, lower, upper
+    # Accounts in the upper bound, ids only: account_id, certain, probability,
+    # first_caused_at, first_match_at, country (null without an accounts row).
+    accounts: pl.DataFrame = field(repr=False)
 
     @property
     def affected(self) -> dict[str, int]:
@@ -292,35 +295,46 @@ def replay(con: duckdb.DuckDBPyConnection, incident: Incident, *,
         [{"country": k, "lower": v["lower"], "upper": v["upper"]}
          for k, v in report["by_country"].items()],
         schema={"country": pl.String, "lower": pl.Int64, "upper": pl.Int64})
+    accounts = _account_frame(con, probabilities)
     if persist:
-        _persist_accounts(con, probabilities)
+        _persist_accounts(con, accounts)
     drop_replay_tables(con)
     return ReplayResult(report=report, weekly_matches=weekly, campaigns=campaigns,
-                        countries=countries)
+                        countries=countries, accounts=accounts)
 
 
-def _persist_accounts(con: duckdb.DuckDBPyConnection,
-                      probabilities: list[tuple[int, float]]) -> None:
-    """The per-account outcome of the latest replay (account ids only), for exports."""
+def _account_frame(con: duckdb.DuckDBPyConnection,
+                   probabilities: list[tuple[int, float]]) -> pl.DataFrame:
+    """Every account in the upper bound with its outcome, sorted by account id."""
+    uncertain = pl.DataFrame(probabilities, schema={"account_id": pl.Int64, "p": pl.Float64},
+                             orient="row")
+    con.register("uncertain_probability", uncertain.to_arrow())
+    try:
+        frame = _frame(con, """
+            SELECT o.account_id, o.certain = 1 AS certain,
+                   CASE WHEN o.certain = 1 THEN 1.0 ELSE coalesce(u.p, 0.0) END AS probability,
+                   o.first_caused_at, o.first_match_at, a.country
+            FROM account_outcomes o
+            LEFT JOIN uncertain_probability u ON u.account_id = o.account_id
+            LEFT JOIN accounts a ON a.account_id = o.account_id
+            ORDER BY o.account_id""")
+    finally:
+        con.unregister("uncertain_probability")
+    return frame
+
+
+def _persist_accounts(con: duckdb.DuckDBPyConnection, accounts: pl.DataFrame) -> None:
+    """The per-account outcome of the latest replay (account ids only), for the tools."""
     con.execute("BEGIN TRANSACTION")
     try:
         con.execute("DELETE FROM affected_accounts")
-        con.execute("CREATE TEMP TABLE uncertain_probability (account_id BIGINT, p DOUBLE)")
-        if probabilities:
-            frame = pl.DataFrame(probabilities, schema={"account_id": pl.Int64, "p": pl.Float64},
-                                 orient="row")
-            con.register("probability_frame", frame.to_arrow())
-            con.execute("INSERT INTO uncertain_probability SELECT * FROM probability_frame")
-            con.unregister("probability_frame")
+        con.register("account_frame", accounts.to_arrow())
         con.execute("""
             INSERT INTO affected_accounts
-            SELECT o.account_id, o.certain = 1,
-                   CASE WHEN o.certain = 1 THEN 1.0 ELSE coalesce(u.p, 0.0) END,
-                   o.first_caused_at, o.first_match_at
-            FROM account_outcomes o LEFT JOIN uncertain_probability u USING (account_id)""")
-        con.execute("DROP TABLE uncertain_probability")
+            SELECT account_id, certain, probability, first_caused_at, first_match_at
+            FROM account_frame""")
+        con.unregister("account_frame")
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
         raise
-

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from incidentscope.replay import ReplayResult
-from incidentscope.report.terminal import warnings
+from incidentscope.report.notes import warnings
 
 
 def _range(figure: dict[str, int]) -> str:
