@@ -81,7 +81,7 @@ class LoadResult:
         return notes
 
 
-def _pseudonym_sql(ref: str) -> str:
+def pseudonym_sql(ref: str) -> str:
     # Keyed SHA-256 of the contact hash, truncated to 128 bits: joins still work, while
     # the database alone does not allow checking a guessed phone number or email.
     return f"('0x' || substr(sha256($key || {ref}), 1, 32))::UHUGEINT"
@@ -377,13 +377,13 @@ class _Loader:
         if table == "campaign_audiences":
             return "campaign_id, audience_id"
         if table == "contacts":
-            return (f"snapshot_date, account_id, channel, {_pseudonym_sql('contact_sha256')}, "
+            return (f"snapshot_date, account_id, channel, {pseudonym_sql('contact_sha256')}, "
                     "purposes")
         if table == "matches":
             if "identifier_sha256" not in present:
                 return f"matched_at, account_id, audience_id, {col('channel')}, NULL"
             return (f"matched_at, account_id, audience_id, {col('channel')}, CASE WHEN "
-                    f"identifier_sha256 IS NOT NULL THEN {_pseudonym_sql('identifier_sha256')} END")
+                    f"identifier_sha256 IS NOT NULL THEN {pseudonym_sql('identifier_sha256')} END")
         return f"served_at, campaign_id, account_id, coalesce({col('impressions')}, 1)"
 
     def _check_snapshot_dates(self, item: InputFile) -> None:
