@@ -19,7 +19,7 @@ from pathlib import Path
 
 import duckdb
 
-from incidentscope import ingest, workspace
+from incidentscope import ingest, manifest, workspace
 from incidentscope import replay as replay_engine
 from incidentscope.config import Incident, load_incident
 from incidentscope.errors import StorageError
@@ -168,10 +168,31 @@ def run(
                              progress=progress)
         result = replay_engine.replay(con, incident, progress=progress)
         files = render_all(result, incident)
-        outputs = write_outputs(Path(out_dir), files)
-        manifest_sha = None
-        _record_run(con, run_id, "run", started, incident, result, manifest_sha)
+        recorded = {str(sha): (int(ok), int(bad)) for sha, ok, bad in con.execute(
+            "SELECT file_sha256, rows_loaded, rows_rejected FROM files").fetchall()}
+        run_manifest = manifest.build(
+            run_id=run_id, started=started, finished=_now(), incident=incident, load=loaded,
+            recorded_rows=recorded, key_fingerprint=key.fingerprint,
+            step_sql=replay_engine.all_step_sql(), outputs=files,
+            threads=int(con.execute("SELECT current_setting('threads')").fetchall()[0][0]))
+        manifest_bytes = manifest.render(run_manifest)
+        outputs = write_outputs(Path(out_dir), {**files, manifest.MANIFEST_NAME: manifest_bytes})
+        _record_run(con, run_id, "run", started, incident, result,
+                    hashlib.sha256(manifest_bytes).hexdigest())
     return RunResult(run_id, loaded, result, Path(out_dir), outputs)
+
+
+def history(incident_path: Path | str, *,
+            db_path: Path | str | None = None) -> list[dict[str, object]]:
+    """Every recorded run of the workspace, oldest first (GDPR Art. 33(5) documentation)."""
+    with open_workspace(incident_path, db_path, read_only=True) as (_incident, con, _db):
+        rows = con.execute(
+            "SELECT run_id, kind, started_at, finished_at, incident_sha256, manifest_sha256, "
+            "affected_lower, affected_estimate, affected_upper FROM runs "
+            "ORDER BY started_at, run_id").fetchall()
+    names = ("run_id", "kind", "started_at", "finished_at", "incident_sha256",
+             "manifest_sha256", "affected_lower", "affected_estimate", "affected_upper")
+    return [dict(zip(names, row, strict=True)) for row in rows]
 
 
 def status(incident_path: Path | str, *, db_path: Path | str | None = None) -> dict[str, object]:

@@ -237,6 +237,65 @@ def demo(
         sys.stdout.write(f"report: {path}\n")
 
 
+@app.command()
+def verify(
+    manifest_path: Annotated[Path, typer.Argument(help="OUT/manifest.json of the run to check.")],
+    data: DataOpt,
+    incident: Annotated[
+        Path | None,
+        typer.Option("--incident", help="Incident file (default: the path in the manifest)."),
+    ] = None,
+    key: Annotated[
+        Path | None,
+        typer.Option("--key", help="Key file (default: beside the incident's workspace)."),
+    ] = None,
+) -> None:
+    """Re-hash the inputs, re-run in a temporary place and compare every output.
+
+    Prints MATCH, or each changed input, output file and figure; exit code 1 on any
+    difference.
+
+    Example: incidentscope verify report/manifest.json --data exports/
+    """
+    from incidentscope import manifest
+
+    outcome = manifest.verify(manifest_path, data, incident_path=incident, key_path=key)
+    for line in outcome.changed_inputs:
+        sys.stdout.write(f"input changed: {line}\n")
+    for line in outcome.output_differences:
+        sys.stdout.write(f"output differs: {line}\n")
+    for line in outcome.figure_differences:
+        sys.stdout.write(f"figure differs: {line}\n")
+    for line in outcome.notes:
+        sys.stderr.write(f"note: {line}\n")
+    if outcome.match:
+        sys.stdout.write("MATCH\n")
+    else:
+        raise typer.Exit(int(ExitCode.DIFFERENCE))
+
+
+@app.command()
+def history(incident: IncidentArg, db: DbOpt = None, output: FormatOpt = Format.table) -> None:
+    """List every recorded run of the workspace with its headline figures.
+
+    Example: incidentscope history incident.toml
+    """
+    from incidentscope import api
+
+    runs = api.history(incident, db_path=db)
+    if output is Format.json:
+        _emit_json(runs)
+        return
+    sys.stdout.write(f"{'run':<26} {'started (UTC)':<20} {'lower':>8} {'estimate':>9} "
+                     f"{'upper':>8}  manifest\n")
+    for run in runs:
+        started = str(run["started_at"])[:19]
+        manifest_sha = str(run["manifest_sha256"] or "-")[:12]
+        sys.stdout.write(f"{run['run_id']!s:<26} {started:<20} {run['affected_lower']:>8,} "
+                         f"{run['affected_estimate']:>9,} {run['affected_upper']:>8,}  "
+                         f"{manifest_sha}\n")
+
+
 def main() -> None:
     """Entry point: every error is one line on stderr and a documented exit code."""
     os.umask(0o077)  # everything the tool creates is readable by its owner only

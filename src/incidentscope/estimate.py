@@ -33,7 +33,7 @@ import math
 
 import duckdb
 
-_MATCH_PROBABILITIES = """
+MATCH_PROBABILITIES = """
 WITH bounds AS (
     SELECT MIN(snapshot_date) AS first_date, MAX(snapshot_date) AS last_date FROM snapshots
 ),
@@ -105,7 +105,7 @@ def caused_share(con: duckdb.DuckDBPyConnection) -> float:
 
 def account_probabilities(con: duckdb.DuckDBPyConnection) -> list[tuple[int, float]]:
     """(account_id, probability affected) for accounts in the upper but not the lower bound."""
-    rows = con.execute(_MATCH_PROBABILITIES, {"caused_share": caused_share(con)}).fetchall()
+    rows = con.execute(MATCH_PROBABILITIES, {"caused_share": caused_share(con)}).fetchall()
     result: list[tuple[int, float]] = []
     current: int | None = None
     survive = 1.0

@@ -46,6 +46,13 @@ def step_sql(name: str) -> str:
     return resources.files("incidentscope").joinpath("sql", f"{name}.sql").read_text("utf-8")
 
 
+def all_step_sql() -> dict[str, str]:
+    """The SQL of every replay step and of the estimate, for the manifest."""
+    from incidentscope.estimate import MATCH_PROBABILITIES
+
+    return {**{name: step_sql(name) for name in STEPS}, "estimate": MATCH_PROBABILITIES}
+
+
 @dataclass(frozen=True)
 class ReplayResult:
     """Everything the renderers show. `report` is the JSON contract (report.json)."""

@@ -1,0 +1,220 @@
+"""The run manifest (OUT/manifest.json) and `verify`: how a number was obtained, provably.
+
+Between two runs on the same inputs, incident file and key, only `run_id`,
+`started_at`, `finished_at` and the host description may differ; every output
+file's hash must be equal.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from incidentscope import __version__
+from incidentscope.config import Incident
+from incidentscope.errors import BadDataError, MissingInputError
+from incidentscope.ingest import LoadResult
+from incidentscope.inputs import sha256_file
+
+MANIFEST_NAME = "manifest.json"
+MANIFEST_VERSION = 1
+# Fields that legitimately differ between two identical runs.
+VOLATILE_FIELDS = ("run_id", "started_at", "finished_at", "host")
+
+
+def _version(package: str) -> str | None:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def git_revision() -> str | None:
+    """The source checkout's commit, when incidentscope runs from one."""
+    root = Path(__file__).resolve().parents[2]
+    if not (root / ".git").exists():
+        return None
+    try:
+        done = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True,
+                              text=True, timeout=10, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip() or None
+
+
+def incident_content(incident: Incident) -> dict[str, Any]:
+    """The incident file as incidentscope understood it (defaults filled in)."""
+    return {
+        "id": incident.id,
+        "title": incident.title,
+        "window_start": incident.window_start.isoformat() + "Z" if incident.window_start else None,
+        "fix_at": incident.fix_at.isoformat() + "Z",
+        "restricted_purposes": list(incident.restricted_purposes),
+        "audience_types": list(incident.audience_types),
+        "input_timezone": incident.input_timezone,
+        "normalization": incident.normalization,
+        "min_cell": incident.min_cell,
+        "report_text": dict(sorted(incident.report_text.items())),
+        "inputs": {name: {"path": o.path, "columns": o.columns}
+                   for name, o in sorted(incident.inputs.items())},
+    }
+
+
+def build(
+    *,
+    run_id: str,
+    started: datetime,
+    finished: datetime,
+    incident: Incident,
+    load: LoadResult,
+    recorded_rows: dict[str, tuple[int, int]],
+    key_fingerprint: str,
+    step_sql: dict[str, str],
+    outputs: dict[str, bytes],
+    threads: int | None,
+) -> dict[str, Any]:
+    incident_bytes = incident.source_path.read_bytes() if incident.source_path else b""
+    return {
+        "manifest_version": MANIFEST_VERSION,
+        "run_id": run_id,
+        "started_at": started.isoformat() + "Z",
+        "finished_at": finished.isoformat() + "Z",
+        "incidentscope": {"version": __version__, "git_revision": git_revision()},
+        "versions": {
+            "python": platform.python_version(),
+            "duckdb": _version("duckdb"),
+            "polars": _version("polars"),
+            "phonenumbers": _version("phonenumbers"),
+        },
+        "host": {
+            "platform": platform.platform(),
+            "threads": threads,
+            "cpu_count": os.cpu_count(),
+            "tz_environment": os.environ.get("TZ"),
+            "engine_time_zone": "UTC",
+        },
+        "incident": {
+            "path": str(incident.source_path.resolve()) if incident.source_path else None,
+            "sha256": hashlib.sha256(incident_bytes).hexdigest(),
+            "content": incident_content(incident),
+        },
+        "inputs": [
+            {"table": f.table, "path": f.path, "sha256": f.sha256, "bytes": f.bytes,
+             "rows_loaded": recorded_rows.get(f.sha256, (0, 0))[0],
+             "rows_rejected": recorded_rows.get(f.sha256, (0, 0))[1]}
+            for f in sorted(load.files, key=lambda f: (f.table, f.path))
+        ],
+        "key_fingerprint": key_fingerprint,
+        "replay_steps": {name: hashlib.sha256(sql.encode("utf-8")).hexdigest()
+                         for name, sql in sorted(step_sql.items())},
+        "outputs": {name: {"sha256": hashlib.sha256(content).hexdigest(), "bytes": len(content)}
+                    for name, content in sorted(outputs.items())},
+    }
+
+
+def render(manifest: dict[str, Any]) -> bytes:
+    return (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    changed_inputs: list[str] = field(default_factory=list)
+    output_differences: list[str] = field(default_factory=list)
+    figure_differences: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def match(self) -> bool:
+        return not (self.changed_inputs or self.output_differences or self.figure_differences)
+
+
+def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(value, dict):
+        flat: dict[str, Any] = {}
+        for key, item in value.items():
+            flat.update(_flatten(item, f"{prefix}.{key}" if prefix else str(key)))
+        return flat
+    return {prefix: value}
+
+
+def figure_differences(expected: dict[str, Any], actual: dict[str, Any]) -> list[str]:
+    """Each report.json figure whose value differs, by its dotted key (counts only)."""
+    left, right = _flatten(expected), _flatten(actual)
+    return [f"{key}: {left.get(key)!r} -> {right.get(key)!r}"
+            for key in sorted(set(left) | set(right)) if left.get(key) != right.get(key)]
+
+
+def read(manifest_path: Path) -> dict[str, Any]:
+    if not manifest_path.is_file():
+        raise MissingInputError(f"{manifest_path}: manifest not found")
+    try:
+        data = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise BadDataError(f"{manifest_path}: not a manifest (invalid JSON)") from None
+    if not isinstance(data, dict) or data.get("manifest_version") != MANIFEST_VERSION:
+        raise BadDataError(f"{manifest_path}: not an incidentscope manifest of version "
+                           f"{MANIFEST_VERSION}")
+    return data
+
+
+def verify(manifest_path: Path, data_dir: Path, *, incident_path: Path | None = None,
+           key_path: Path | None = None) -> VerifyResult:
+    """Re-hash the inputs, re-run in a temporary place, and compare every output."""
+    from incidentscope import api, workspace
+
+    manifest = read(manifest_path)
+    out_dir = manifest_path.parent
+    result = VerifyResult()
+    for item in manifest["inputs"]:
+        path = data_dir / item["path"]
+        if not path.is_file():
+            result.changed_inputs.append(f"{item['path']}: missing")
+        elif sha256_file(path) != item["sha256"]:
+            result.changed_inputs.append(f"{item['path']}: content changed")
+    incident_file = incident_path or Path(manifest["incident"]["path"] or "")
+    if not incident_file.is_file():
+        raise MissingInputError(f"{incident_file}: incident file not found (give --incident)")
+    if sha256_file(incident_file) != manifest["incident"]["sha256"]:
+        result.changed_inputs.append(f"{incident_file.name}: incident file changed")
+    if key_path is None:
+        key_path = workspace.key_path_for(workspace.default_workspace_path(incident_file))
+    if not key_path.is_file():
+        raise MissingInputError(f"{key_path}: key file not found (give --key)")
+    with tempfile.TemporaryDirectory(prefix="incidentscope-verify-") as temp:
+        temp_dir = Path(temp)
+        db = temp_dir / "verify.duckdb"
+        shutil.copyfile(key_path, workspace.key_path_for(db))
+        rerun = api.run(incident_file, data_dir, temp_dir / "out", db_path=db)
+        if workspace.PseudonymKey(
+                workspace.key_path_for(db).read_text().strip()).fingerprint != (
+                manifest["key_fingerprint"]):
+            result.notes.append("the key file is not the one the run used")
+        for name, expected in sorted(manifest["outputs"].items()):
+            produced = temp_dir / "out" / name
+            if not produced.is_file():
+                result.output_differences.append(f"{name}: not produced")
+                continue
+            if hashlib.sha256(produced.read_bytes()).hexdigest() != expected["sha256"]:
+                result.output_differences.append(f"{name}: differs")
+            original = out_dir / name
+            if not original.is_file():
+                result.output_differences.append(f"{name}: missing from {out_dir}")
+            elif hashlib.sha256(original.read_bytes()).hexdigest() != expected["sha256"]:
+                result.output_differences.append(f"{name}: changed since the run")
+        if (out_dir / "report.json").is_file():
+            try:
+                recorded = json.loads((out_dir / "report.json").read_text(encoding="utf-8"))
+            except (UnicodeDecodeError, json.JSONDecodeError):
+                recorded = {}
+            result.figure_differences.extend(figure_differences(recorded, rerun.report))
+    return result
