@@ -1,0 +1,196 @@
+"""The incidentscope benchmark: the tool against two hand-written baselines, same run.
+
+    python bench/run.py --scales S            # the short benchmark (about 5 minutes)
+    python bench/run.py --scales S M L raw    # everything (L needs about an hour)
+
+For each scale it generates a pre-hashed Parquet scenario with the project's
+generator (weekly snapshots, 26 of them, no damage so that the baselines need no
+validation), then times, each in a fresh process with its peak resident memory
+(`/usr/bin/time -v`):
+
+- `incidentscope load`, `replay --format json`, and the whole `run` (load, replay,
+  every report) into a fresh workspace;
+- baseline (a), bench/baselines/duckdb_baseline.py: a straightforward DuckDB query
+  over the input files;
+- baseline (b), bench/baselines/polars_baseline.py: a straightforward polars version.
+
+The baselines compute only the core figures (in-window match classes, affected
+accounts lower/upper); the script checks that they equal the tool's. The `raw` case
+writes raw contacts as CSV to measure normalization throughput. Results go to
+docs/benchmarks.md (between the markers) and bench/out/results.json. Absolute
+seconds vary between machines: the claim is the ratio measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PYTHON = sys.executable
+WINDOW_START, FIX_AT = "2019-01-01T00:00:00", "2019-09-17T00:00:00"
+
+
+@dataclass(frozen=True)
+class Scale:
+    name: str
+    accounts: int  # about 1.5 contact keys per account
+    matches: int
+    hashed: bool = True
+    file_format: str = "parquet"
+
+
+SCALES = {
+    "XS": Scale("XS", 20_000, 500_000),
+    "S": Scale("S", 200_000, 5_000_000),
+    "M": Scale("M", 500_000, 20_000_000),
+    "L": Scale("L", 1_350_000, 100_000_000),
+    "raw": Scale("raw", 100_000, 1_000_000, hashed=False, file_format="csv"),
+}
+
+
+def generate(scale: Scale, out: Path) -> float:
+    from incidentscope.generator import ScenarioParams
+    from incidentscope.generator import generate as generate_scenario
+
+    started = time.perf_counter()
+    generate_scenario(out, ScenarioParams(
+        accounts=scale.accounts, seed=7, snapshot_every_days=7, hashed=scale.hashed,
+        file_format=scale.file_format, damage=False, matches_total=scale.matches,
+        snapshots_from=date(2019, 3, 18), snapshots_until=date(2019, 9, 10),
+        end=date(2019, 9, 30)))
+    return time.perf_counter() - started
+
+
+def timed(args: list[str], extra_env: dict[str, str] | None = None) -> dict[str, float | str]:
+    """Wall seconds and peak RSS (MB) of one command in a fresh process."""
+    started = time.perf_counter()
+    done = subprocess.run(["/usr/bin/time", "-v", *args], capture_output=True, text=True,
+                          env={**os.environ, **(extra_env or {})}, check=False)
+    seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        raise RuntimeError(f"failed: {' '.join(args[:4])}\n{done.stderr[-2000:]}")
+    peak = re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr)
+    return {"seconds": round(seconds, 2),
+            "peak_mb": round(int(peak.group(1)) / 1024, 0) if peak else float("nan"),
+            "stdout": done.stdout}
+
+
+def bench_scale(scale: Scale, work: Path, memory_limit: str | None) -> dict[str, object]:
+    case = work / scale.name
+    if not (case / "incident.toml").exists():
+        print(f"[{scale.name}] generating", file=sys.stderr)
+        generate(scale, case)
+    data = case / "data"
+    incident = case / "incident.toml"
+    input_bytes = sum(p.stat().st_size for p in data.rglob("*") if p.is_file())
+    limit = ["--memory-limit", memory_limit] if memory_limit else []
+    tool = [PYTHON, "-m", "incidentscope"]
+    results: dict[str, object] = {"scale": scale.name, "accounts": scale.accounts,
+                                  "match_rows": scale.matches, "input_mb":
+                                  round(input_bytes / 2**20, 1)}
+    for phase in ("load", "replay", "run"):
+        db = work / f"{scale.name}-{phase}.duckdb"
+        for stale in work.glob(f"{scale.name}-{phase}.duckdb*"):
+            stale.unlink()
+        if phase == "replay":  # replay on the workspace that load made
+            db = work / f"{scale.name}-load.duckdb"
+        args = {"load": [*tool, "load", str(incident), "--data", str(data), "--db", str(db),
+                         "-q", *limit],
+                "replay": [*tool, "replay", str(incident), "--db", str(db), "-q",
+                           "--format", "json", *limit],
+                "run": [*tool, "run", str(incident), "--data", str(data), "--db", str(db),
+                        "--out", str(work / f"{scale.name}-out"), "-q", "--format", "json",
+                        *limit]}[phase]
+        print(f"[{scale.name}] {phase}", file=sys.stderr)
+        measured = timed(args)
+        if phase == "run":
+            results["report"] = json.loads(str(measured.pop("stdout")))
+            results["workspace_mb"] = round(db.stat().st_size / 2**20, 1)
+        measured.pop("stdout", None)
+        results[phase] = measured
+    if scale.hashed:
+        for name, script in (("baseline_duckdb", "duckdb_baseline.py"),
+                             ("baseline_polars", "polars_baseline.py")):
+            print(f"[{scale.name}] {name}", file=sys.stderr)
+            measured = timed([PYTHON, str(ROOT / "bench" / "baselines" / script), str(data),
+                              WINDOW_START, FIX_AT])
+            figures = json.loads(str(measured.pop("stdout")))
+            report = results["report"]
+            assert isinstance(report, dict)
+            tool_figures = {"matches": {k: report["matches"][k] for k in figures["matches"]},
+                            "affected_accounts": {
+                                k: report["affected_accounts"][k] for k in ("lower", "upper")}}
+            measured["agrees"] = figures == tool_figures
+            results[name] = measured
+    report = results.pop("report")
+    assert isinstance(report, dict)
+    results["affected_accounts"] = report["affected_accounts"]
+    return results
+
+
+def markdown(all_results: list[dict[str, object]]) -> str:
+    lines = [f"Machine: {os.cpu_count()} cores, "
+             f"{round(os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30)} GiB, "
+             f"{platform.platform()}, Python {platform.python_version()}.", ""]
+    for r in all_results:
+        run = r["run"]
+        assert isinstance(run, dict)
+        lines += [f"### Scale {r['scale']}: {r['match_rows']:,} match rows, "
+                  f"{r['accounts']:,} accounts, {r['input_mb']} MB of input", "",
+                  "| what | seconds | peak MB | match rows/s |", "|---|---:|---:|---:|"]
+        for key in ("load", "replay", "run", "baseline_duckdb", "baseline_polars"):
+            if key in r:
+                m = r[key]
+                assert isinstance(m, dict)
+                rate = int(r["match_rows"]) / float(m["seconds"])  # type: ignore[call-overload]
+                agrees = "" if "agrees" not in m else (" (agrees)" if m["agrees"]
+                                                       else " (DISAGREES)")
+                lines.append(f"| {key}{agrees} | {m['seconds']} | {m['peak_mb']:.0f} | "
+                             f"{rate:,.0f} |")
+        lines.append("")
+        lines.append(f"Workspace {r.get('workspace_mb')} MB "
+                     f"({100 * float(r.get('workspace_mb', 0)) / float(r['input_mb']):.0f}% "  # type: ignore[arg-type]
+                     "of the input).")
+        for key, label in (("baseline_duckdb", "(a) DuckDB"), ("baseline_polars", "(b) polars")):
+            if key in r:
+                base = r[key]
+                assert isinstance(base, dict)
+                ratio = float(run["seconds"]) / float(base["seconds"])
+                lines.append(f"Whole run / baseline {label}: **{ratio:.2f}x** time, "
+                             f"{float(run['peak_mb']) / float(base['peak_mb']):.2f}x peak memory.")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--scales", nargs="+", default=["S"], choices=sorted(SCALES))
+    parser.add_argument("--work", type=Path, default=ROOT / "bench" / "out")
+    parser.add_argument("--memory-limit", default=None)
+    parser.add_argument("--docs", type=Path, default=ROOT / "docs" / "benchmarks.md")
+    args = parser.parse_args()
+    args.work.mkdir(parents=True, exist_ok=True)
+    results = [bench_scale(SCALES[name], args.work, args.memory_limit) for name in args.scales]
+    (args.work / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    table = markdown(results)
+    text = args.docs.read_text() if args.docs.exists() else "# Benchmarks\n\n" \
+        "<!-- results -->\n<!-- /results -->\n"
+    start, end = text.index("<!-- results -->"), text.index("<!-- /results -->")
+    args.docs.write_text(text[:start] + "<!-- results -->\n" + table + "\n" + text[end:])
+    print(table)
+    shutil.rmtree(args.work / "tmp", ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
