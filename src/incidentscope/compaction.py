@@ -9,15 +9,44 @@ from __future__ import annotations
 
 import duckdb
 
-# Duplicate rows of a key in one snapshot have their purposes united.
+# Purposes arrive as typed ('signup | profile'); each distinct text is made canonical
+# (labels trimmed, de-duplicated, sorted) once, not once per row.
+_PURPOSE_TEXTS = """
+CREATE TEMP TABLE purpose_texts AS
+SELECT raw,
+       array_to_string(list_sort(list_distinct(list_filter(
+           list_transform(string_split(raw, '|'), lambda x: trim(x)),
+           lambda x: x <> ''))), '|') AS purposes
+FROM (SELECT DISTINCT purposes AS raw FROM stage_contacts) t
+"""
+
+# One state per key and snapshot. Duplicate rows of a key in one snapshot have their
+# purposes united; that is rare, so only keys whose rows disagree pay for list work.
 _NEW_STATES = """
 CREATE TEMP TABLE new_states AS
-SELECT s.snapshot_date, s.account_id, s.channel, i.identifier_id,
-       array_to_string(list_sort(list_distinct(flatten(list(string_split(s.purposes, '|'))))),
+WITH keyed AS (
+    SELECT s.snapshot_date, s.account_id, s.channel, i.identifier_id, p.purposes
+    FROM stage_contacts s
+    JOIN identifiers i ON i.pseudonym = s.pseudonym
+    JOIN purpose_texts p ON p.raw = s.purposes
+),
+grouped AS (
+    SELECT snapshot_date, account_id, channel, identifier_id,
+           min(purposes) AS lowest, max(purposes) AS highest
+    FROM keyed
+    GROUP BY snapshot_date, account_id, channel, identifier_id
+)
+SELECT snapshot_date, account_id, channel, identifier_id, lowest AS purposes
+FROM grouped WHERE lowest = highest
+UNION ALL
+SELECT k.snapshot_date, k.account_id, k.channel, k.identifier_id,
+       array_to_string(list_sort(list_distinct(flatten(list(string_split(k.purposes, '|'))))),
                        '|') AS purposes
-FROM stage_contacts s
-JOIN identifiers i ON i.pseudonym = s.pseudonym
-GROUP BY s.snapshot_date, s.account_id, s.channel, i.identifier_id
+FROM keyed k
+JOIN grouped g ON g.snapshot_date = k.snapshot_date AND g.account_id = k.account_id
+              AND g.channel = k.channel AND g.identifier_id = k.identifier_id
+WHERE g.lowest <> g.highest
+GROUP BY k.snapshot_date, k.account_id, k.channel, k.identifier_id
 """
 
 _NEW_PURPOSE_SETS = """
@@ -69,6 +98,7 @@ GROUP BY account_id, channel, identifier_id, purposes_id, island
 
 def add_snapshots(con: duckdb.DuckDBPyConnection) -> None:
     """Fold the staged contact rows (`stage_contacts`) into `contact_runs`."""
+    con.execute(_PURPOSE_TEXTS)
     con.execute(_NEW_STATES)
     con.execute(_NEW_PURPOSE_SETS)
     con.execute(_ALL_STATES)
@@ -76,5 +106,5 @@ def add_snapshots(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(_RUNS)
     con.execute("DELETE FROM contact_runs")
     con.execute("INSERT INTO contact_runs SELECT * FROM new_runs")
-    for name in ("new_states", "all_states", "new_runs"):
+    for name in ("purpose_texts", "new_states", "all_states", "new_runs"):
         con.execute(f"DROP TABLE {name}")

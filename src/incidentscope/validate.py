@@ -56,9 +56,7 @@ def convert(column: Column, ref: str, tz_param: str) -> str:
     if kind in ("channel", "audience_type", "hex64"):
         return f"lower({value})"
     if kind == "purposes":
-        labels = f"list_transform(string_split({value}, '|'), lambda x: trim(x))"
-        return (f"array_to_string(list_sort(list_distinct(list_filter({labels}, "
-                "lambda x: x <> ''))), '|')")
+        return value  # made canonical once per distinct text, in compaction
     if column.name == "country":
         return f"upper({value})"
     return value
@@ -84,7 +82,7 @@ def problem(column: Column, ref: str, tz_param: str) -> str:
     elif kind == "hex64":
         bad = f"NOT regexp_full_match({typed}, '[0-9a-f]{{64}}')"
     elif kind == "purposes":
-        bad = f"{typed} = ''"
+        bad = f"NOT regexp_matches({value}, '[^|[:space:]]')"  # only separators and blanks
     elif column.name == "country":
         bad = f"NOT regexp_full_match({value}, '[A-Za-z]{{2}}')"
     else:
