@@ -201,3 +201,29 @@ def status(incident_path: Path | str, *, db_path: Path | str | None = None) -> d
 
     with open_workspace(incident_path, db_path, read_only=True) as (incident, con, _db):
         return workspace_status(con, incident)
+
+
+# The investigation tools (docs/investigation.md): read-only views of a loaded workspace.
+from incidentscope import investigate  # noqa: E402
+
+
+def explain(incident_path: Path | str, account_id: int, *,
+            db_path: Path | str | None = None) -> investigate.AccountExplanation:
+    """The evidence for one account under the incident file's parameters (read-only)."""
+    with open_workspace(incident_path, db_path, read_only=True) as (incident, con, _db):
+        return investigate.explain(con, incident, account_id)
+
+
+def lookup(incident_path: Path | str, channel: str, value: str, *, country: str | None = None,
+           db_path: Path | str | None = None) -> investigate.LookupResult:
+    """Who held a contact, and the evidence; `value` is hashed at once, never kept (read-only)."""
+    with open_workspace(incident_path, db_path, read_only=True) as (incident, con, db):
+        key = workspace.load_or_create_key(workspace.key_path_for(db), create=False, con=con)
+        return investigate.lookup(con, incident, key, channel, value, country)
+
+
+def what_if(incident_path: Path | str, variants: list[dict[str, object]], *,
+            db_path: Path | str | None = None) -> investigate.WhatIfResult:
+    """Replay under alternative parameters beside the incident file's own run (read-only)."""
+    with open_workspace(incident_path, db_path, read_only=True) as (incident, con, _db):
+        return investigate.what_if(con, incident, variants)

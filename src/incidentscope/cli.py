@@ -296,6 +296,111 @@ def history(incident: IncidentArg, db: DbOpt = None, output: FormatOpt = Format.
                          f"{manifest_sha}\n")
 
 
+@app.command()
+def explain(
+    incident: IncidentArg,
+    account_id: Annotated[int, typer.Argument(help="The account to explain (its id).")],
+    db: DbOpt = None,
+    output: FormatOpt = Format.table,
+) -> None:
+    """Show the evidence for one account: its matches, their classes and the snapshot states.
+
+    Contact keys appear as short fingerprints, never as values.
+
+    Example: incidentscope explain incident.toml 4032367444756589286 --format md
+    """
+    from incidentscope import api
+    from incidentscope.report import investigate_text as view
+
+    result = api.explain(incident, account_id, db_path=db)
+    if output is Format.json:
+        _emit_json(view.to_json(result))
+    else:
+        sys.stdout.write((view.explain_md if output is Format.md else view.explain_text)(result))
+
+
+def _secret_value(value: str) -> str:
+    """The value of --email/--phone; '-' reads it from stdin (keeps it out of shell history)."""
+    return sys.stdin.readline().strip() if value == "-" else value
+
+
+@app.command()
+def lookup(
+    incident: IncidentArg,
+    email: Annotated[str | None, typer.Option(
+        "--email", help="An email address to look up; '-' reads it from stdin.",
+        show_default=False)] = None,
+    phone: Annotated[str | None, typer.Option(
+        "--phone", help="A phone number to look up; '-' reads it from stdin.",
+        show_default=False)] = None,
+    country: Annotated[str | None, typer.Option(
+        "--country", help="Country (ISO code) for a phone number not in +international form.")]
+    = None,
+    db: DbOpt = None,
+    output: FormatOpt = Format.table,
+) -> None:
+    """Find the accounts that held a contact, when, and explain them. The value is never shown.
+
+    Example: printf '%s\\n' "$ADDRESS" | incidentscope lookup incident.toml --email -
+    """
+    from incidentscope import api
+    from incidentscope.errors import UsageError
+    from incidentscope.report import investigate_text as view
+
+    if (email is None) == (phone is None):
+        raise UsageError("lookup: give exactly one of --email or --phone")
+    channel = "email" if email is not None else "phone"
+    result = api.lookup(incident, channel, _secret_value(email or phone or ""),
+                        country=country, db_path=db)
+    if output is Format.json:
+        _emit_json(view.to_json(result))
+    else:
+        sys.stdout.write((view.lookup_md if output is Format.md else view.lookup_text)(result))
+
+
+@app.command("what-if")
+def what_if(
+    incident: IncidentArg,
+    window_start: Annotated[list[str] | None, typer.Option(
+        "--window-start", help="An alternative window start (date or timestamp); repeatable.",
+        show_default=False)] = None,
+    fix_at: Annotated[list[str] | None, typer.Option(
+        "--fix-at", help="An alternative fix time (date or timestamp); repeatable.",
+        show_default=False)] = None,
+    restricted_purposes: Annotated[list[str] | None, typer.Option(
+        "--restricted-purposes", help="Alternative restricted purposes, 'a,b'; repeatable.",
+        show_default=False)] = None,
+    audience_types: Annotated[list[str] | None, typer.Option(
+        "--audience-types", help="Alternative audience types, e.g. 'tailored'; repeatable.",
+        show_default=False)] = None,
+    combine: Annotated[bool, typer.Option(
+        "--combine", help="All options form one alternative (default: one per value).")]
+    = False,
+    db: DbOpt = None,
+    output: FormatOpt = Format.table,
+) -> None:
+    """Replay under alternative parameters, beside the incident file's own run; saves nothing.
+
+    Each value is one alternative run that differs from the incident file in that one
+    parameter; with --combine all options together make one alternative.
+
+    Example: incidentscope what-if incident.toml --window-start 2019-03-01 --fix-at 2019-10-01
+    """
+    from incidentscope import api
+    from incidentscope.investigate import variants_from_options
+    from incidentscope.report import investigate_text as view
+
+    variants = variants_from_options(
+        window_starts=window_start or (), fix_ats=fix_at or (),
+        restricted_purposes=restricted_purposes or (), audience_types=audience_types or (),
+        combine=combine)
+    result = api.what_if(incident, variants, db_path=db)
+    if output is Format.json:
+        _emit_json(view.to_json(result))
+    else:
+        sys.stdout.write((view.what_if_md if output is Format.md else view.what_if_text)(result))
+
+
 def main() -> None:
     """Entry point: every error is one line on stderr and a documented exit code."""
     os.umask(0o077)  # everything the tool creates is readable by its owner only

@@ -1,0 +1,490 @@
+"""Investigation tools over a loaded workspace: explain an account, look up a contact, what-if.
+
+Every function here reads the workspace and returns plain frozen dataclasses
+(rendered by `report.investigate_text`). Contact keys only ever leave this module
+as short fingerprints of their keyed pseudonyms; a contact value given to
+`lookup` lives in memory for the time it takes to hash it and is never part of
+a result, a message or an error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import duckdb
+
+from incidentscope import replay as replay_engine
+from incidentscope.config import AUDIENCE_TYPES, Incident, parse_instant
+from incidentscope.errors import MissingInputError, UsageError
+from incidentscope.ingest import pseudonym_sql
+from incidentscope.normalize import NormalizationError, contact_sha256
+from incidentscope.sqlutil import bind
+from incidentscope.workspace import PseudonymKey
+
+RESTRICTED, PERMITTED, ABSENT = "restricted", "permitted", "absent"
+CONTACT_CHANNELS = ("email", "phone")
+CONTACT_YOU_GAVE = "the contact you gave"
+
+# A short, one-way name for a contact key: 32 bits of a hash of its keyed pseudonym.
+# It tells keys apart within one workspace; without the key file nothing leads back
+# to a value, and the pseudonym itself is never shown.
+_FINGERPRINT_SQL = ("substr(sha256('incidentscope-contact-fingerprint:' || "
+                    "CAST({ref} AS VARCHAR)), 1, 8)")
+
+
+def _fingerprint_sql(ref: str) -> str:
+    return _FINGERPRINT_SQL.format(ref=ref)
+
+
+# --------------------------------------------------------------------------- results
+
+
+@dataclass(frozen=True)
+class KeyRun:
+    """A stretch of consecutive snapshots in which a key had the same purposes."""
+
+    first_snapshot: date
+    last_snapshot: date
+    purposes: tuple[str, ...]
+    state: str  # restricted | permitted
+
+
+@dataclass(frozen=True)
+class KeyHistory:
+    """One contact key of an account, by fingerprint, with its purposes over time."""
+
+    account_id: int
+    channel: str
+    fingerprint: str
+    runs: tuple[KeyRun, ...]
+
+
+@dataclass(frozen=True)
+class SnapshotState:
+    """A key at one snapshot: absent, restricted or permitted, with the purposes."""
+
+    snapshot: date | None  # None: there is no snapshot on that side
+    state: str  # restricted | permitted | absent | unknown
+    purposes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CandidateState:
+    """A candidate key of a match, at the snapshots around it, and what it allows."""
+
+    fingerprint: str
+    channel: str
+    before: SnapshotState
+    after: SnapshotState | None  # None when the match lies exactly at a snapshot time
+    possible: tuple[str, ...]  # the states the key may have had at the match (no `absent`)
+
+
+@dataclass(frozen=True)
+class MatchEvidence:
+    matched_at: datetime
+    audience_id: str
+    advertiser_id: str
+    audience_type: str
+    channel: str | None  # as logged; None when the log has no channel
+    identifier_logged: bool
+    identifier_fingerprint: str | None
+    copies: int
+    period: str  # before_window | in_window | post_fix
+    exact: bool  # at a snapshot time
+    outside_snapshot_range: bool
+    match_class: str
+    candidates: tuple[CandidateState, ...]
+
+
+@dataclass(frozen=True)
+class AccountExplanation:
+    account_id: int
+    country: str | None
+    outcome: str  # certainly affected | possibly affected | not affected
+    window_start: datetime
+    fix_at: datetime
+    restricted_purposes: tuple[str, ...]
+    audience_types: tuple[str, ...]
+    classes_in_window: dict[str, int]
+    post_fix_caused: int
+    keys: tuple[KeyHistory, ...]
+    matches: tuple[MatchEvidence, ...]
+
+
+@dataclass(frozen=True)
+class LookupResult:
+    """Which accounts held the contact you gave, when, and the evidence for each."""
+
+    channel: str
+    found: bool
+    fingerprint: str | None
+    holdings: tuple[KeyHistory, ...]  # one per account that held the key in a snapshot
+    logged_matches: int  # in-scope matches whose log names this identifier
+    explanations: tuple[AccountExplanation, ...]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    label: str
+    changes: dict[str, str]
+    window_start: str
+    fix_at: str
+    restricted_purposes: tuple[str, ...]
+    audience_types: tuple[str, ...]
+    headline: dict[str, int | None]
+    report: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class WhatIfResult:
+    baseline: Scenario
+    variants: tuple[Scenario, ...]
+
+
+HEADLINE_LABELS: dict[str, str] = {
+    "accounts_lower": "Accounts, certain (lower)",
+    "accounts_estimate": "Accounts, estimate",
+    "accounts_upper": "Accounts, possible (upper)",
+    "audiences_lower": "Audiences, lower",
+    "audiences_upper": "Audiences, upper",
+    "campaigns_lower": "Campaigns, lower",
+    "campaigns_upper": "Campaigns, upper",
+    "advertisers_lower": "Advertisers, lower",
+    "advertisers_upper": "Advertisers, upper",
+    "matches_caused": "Matches caused",
+    "matches_uncertain": "Matches uncertain",
+    "matches_unexplained": "Matches unexplained",
+    "matches_permitted": "Matches permitted",
+    "impressions_lower": "Impressions, lower",
+    "impressions_upper": "Impressions, upper",
+    "post_fix_caused": "Caused after the fix",
+}
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def class_of(possible: set[str]) -> str:
+    """The class of a match from the union P of its candidates' possible states."""
+    if possible == {RESTRICTED}:
+        return "caused"
+    if possible == {PERMITTED}:
+        return "permitted"
+    if possible == {RESTRICTED, PERMITTED}:
+        return "uncertain"
+    return "unexplained"
+
+
+def _rows(con: duckdb.DuckDBPyConnection, sql: str,
+          params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+    return con.execute(sql, bind(sql, params or {})).fetchall()
+
+
+def _key_histories(con: duckdb.DuckDBPyConnection, where: str,
+                   params: dict[str, Any]) -> list[tuple[int, KeyHistory]]:
+    """(identifier_id, history) of the keys selected by `where` over contact_runs r.
+
+    Needs the temp table `purpose_state` (made by `replay.classify`).
+    """
+    # `where` is one of this module's own fragments; values are bound
+    sql = f"""
+        SELECT r.account_id, r.channel, r.identifier_id,
+               {_fingerprint_sql('i.pseudonym')} AS fingerprint,
+               r.first_snapshot, r.last_snapshot, p.purposes, ps.restricted
+        FROM contact_runs r
+        JOIN identifiers i ON i.identifier_id = r.identifier_id
+        JOIN purpose_sets p ON p.purposes_id = r.purposes_id
+        JOIN purpose_state ps ON ps.purposes_id = r.purposes_id
+        WHERE {where}
+        ORDER BY r.account_id, r.channel, fingerprint, r.first_snapshot"""  # noqa: S608
+    grouped: dict[tuple[int, str, int], tuple[str, list[KeyRun]]] = {}
+    for account, channel, identifier, fingerprint, first, last, purposes, restricted in _rows(
+            con, sql, params):
+        entry = grouped.setdefault((int(account), str(channel), int(identifier)),
+                                   (str(fingerprint), []))
+        entry[1].append(KeyRun(first, last, tuple(str(purposes).split("|")),
+                               RESTRICTED if restricted else PERMITTED))
+    return [(identifier, KeyHistory(account, channel, fingerprint, tuple(runs)))
+            for (account, channel, identifier), (fingerprint, runs) in grouped.items()]
+
+
+def _state_at(history: KeyHistory, snapshot: date | None) -> SnapshotState:
+    if snapshot is None:
+        return SnapshotState(None, "unknown", ())
+    for run in history.runs:
+        if run.first_snapshot <= snapshot <= run.last_snapshot:
+            return SnapshotState(snapshot, run.state, run.purposes)
+    return SnapshotState(snapshot, ABSENT, ())
+
+
+def _nearest(snapshots: Sequence[date], moment: datetime) -> tuple[date | None, date | None]:
+    """The last snapshot at or before `moment` and the first one after it."""
+    before = [d for d in snapshots if datetime(d.year, d.month, d.day) <= moment]
+    after = [d for d in snapshots if datetime(d.year, d.month, d.day) > moment]
+    return (before[-1] if before else None), (after[0] if after else None)
+
+
+def _candidate(history: KeyHistory, matched_at: datetime, prev_date: date | None,
+               next_date: date | None, exact: bool,
+               snapshots: Sequence[date]) -> CandidateState:
+    if prev_date is None:  # outside the snapshot range: the states there are unknown
+        before_date, after_date = _nearest(snapshots, matched_at)
+        return CandidateState(history.fingerprint, history.channel,
+                              _state_at(history, before_date), _state_at(history, after_date),
+                              (RESTRICTED, PERMITTED))
+    before = _state_at(history, prev_date)
+    after = None if exact else _state_at(history, next_date)
+    states = {before.state} | ({after.state} if after is not None else set())
+    possible = tuple(s for s in (RESTRICTED, PERMITTED) if s in states)
+    return CandidateState(history.fingerprint, history.channel, before, after, possible)
+
+
+def _account_exists(con: duckdb.DuckDBPyConnection, account_id: int) -> bool:
+    sql = """SELECT EXISTS (SELECT 1 FROM accounts WHERE account_id = $a)
+                 OR EXISTS (SELECT 1 FROM contact_runs WHERE account_id = $a)
+                 OR EXISTS (SELECT 1 FROM matches WHERE account_id = $a)"""
+    return bool(_rows(con, sql, {"a": account_id})[0][0])
+
+
+def _explain_classified(con: duckdb.DuckDBPyConnection, incident: Incident,
+                        window: tuple[datetime, datetime], account_id: int,
+                        snapshots: Sequence[date]) -> AccountExplanation:
+    """The explanation of one account; the temp tables of `replay.classify` must exist."""
+    keyed = _key_histories(con, "r.account_id = $a", {"a": account_id})
+    histories = {identifier: history for identifier, history in keyed}
+    country_rows = _rows(con, "SELECT min(country) FROM accounts WHERE account_id = $a",
+                         {"a": account_id})
+    country = country_rows[0][0] if country_rows else None
+    sql = f"""
+        SELECT c.matched_at, c.audience_id, a.advertiser_id, c.audience_type, c.channel,
+               c.identifier_id,
+               CASE WHEN c.identifier_id IS NULL THEN NULL
+                    ELSE {_fingerprint_sql('i.pseudonym')} END,
+               c.copies, c.in_window, c.post_fix, c.prev_date, c.next_date, c.exact,
+               c.match_class
+        FROM classified c
+        JOIN scope_audiences a ON a.audience_id = c.audience_id
+        LEFT JOIN identifiers i ON i.identifier_id = c.identifier_id
+        WHERE c.account_id = $a
+        ORDER BY c.matched_at, c.audience_id, c.channel NULLS FIRST, c.identifier_id
+    """  # noqa: S608
+    matches = []
+    for (matched_at, audience_id, advertiser_id, audience_type, channel, identifier_id,
+         identifier_fp, copies, in_window, post_fix, prev_date, next_date, exact,
+         match_class) in _rows(con, sql, {"a": account_id}):
+        candidates = tuple(
+            _candidate(history, matched_at, prev_date, next_date, bool(exact), snapshots)
+            for identifier, history in histories.items()
+            if (channel is None or history.channel == channel)
+            and (identifier_id is None or identifier == identifier_id))
+        period = "in_window" if in_window else "post_fix" if post_fix else "before_window"
+        matches.append(MatchEvidence(
+            matched_at=matched_at, audience_id=str(audience_id),
+            advertiser_id=str(advertiser_id), audience_type=str(audience_type),
+            channel=channel, identifier_logged=identifier_id is not None,
+            identifier_fingerprint=identifier_fp, copies=int(copies), period=period,
+            exact=bool(exact), outside_snapshot_range=prev_date is None,
+            match_class=str(match_class), candidates=candidates))
+    in_window = dict.fromkeys(replay_engine.CLASSES, 0)
+    for match in matches:
+        if match.period == "in_window":
+            in_window[match.match_class] += 1
+    post_fix_caused = sum(1 for m in matches if m.period == "post_fix"
+                          and m.match_class == "caused")
+    if in_window["caused"]:
+        outcome = "certainly affected"
+    elif in_window["uncertain"] or in_window["unexplained"]:
+        outcome = "possibly affected"
+    else:
+        outcome = "not affected"
+    return AccountExplanation(
+        account_id=account_id, country=country, outcome=outcome, window_start=window[0],
+        fix_at=window[1], restricted_purposes=tuple(incident.restricted_purposes),
+        audience_types=tuple(incident.audience_types), classes_in_window=in_window,
+        post_fix_caused=post_fix_caused, keys=tuple(histories.values()),
+        matches=tuple(matches))
+
+
+def _snapshots(con: duckdb.DuckDBPyConnection) -> list[date]:
+    return [r[0] for r in _rows(con, "SELECT snapshot_date FROM snapshots ORDER BY 1")]
+
+
+# --------------------------------------------------------------------------- explain
+
+
+def explain(con: duckdb.DuckDBPyConnection, incident: Incident,
+            account_id: int) -> AccountExplanation:
+    """The evidence for one account: its in-scope matches, their classes, and why."""
+    if not _account_exists(con, account_id):
+        raise MissingInputError(f"account {account_id}: not in this workspace (no accounts "
+                                "row, no contact and no logged match)")
+    window = replay_engine.classify(con, incident)
+    try:
+        return _explain_classified(con, incident, window, account_id, _snapshots(con))
+    finally:
+        replay_engine.drop_replay_tables(con)
+
+
+# --------------------------------------------------------------------------- lookup
+
+
+def lookup(con: duckdb.DuckDBPyConnection, incident: Incident, key: PseudonymKey,
+           channel: str, raw: str, region: str | None = None) -> LookupResult:
+    """Normalize and pseudonymize a contact as ingest does, then find who held it.
+
+    The value is hashed at once and never kept; errors give a reason only.
+    """
+    if channel not in CONTACT_CHANNELS:
+        raise UsageError(f"lookup: channel must be one of {', '.join(CONTACT_CHANNELS)}")
+    try:
+        hashed = contact_sha256(channel, raw, incident.normalization, region)
+    except NormalizationError as exc:
+        reason = str(exc)
+        if channel == "phone" and region is None:
+            reason = "not a phone number in international form (+...); give its country"
+        raise UsageError(f"{CONTACT_YOU_GAVE}: {reason}") from None
+    return lookup_hash(con, incident, key, channel, hashed)
+
+
+def lookup_hash(con: duckdb.DuckDBPyConnection, incident: Incident, key: PseudonymKey,
+                channel: str, hashed: str) -> LookupResult:
+    """`lookup` for a contact given as the SHA-256 of its normalized value."""
+    sql = (f"SELECT identifier_id, {_fingerprint_sql('pseudonym')} FROM identifiers "  # noqa: S608
+           f"WHERE pseudonym = {pseudonym_sql('$hashed')}")
+    found = _rows(con, sql, {"key": key.hex, "hashed": hashed})
+    if not found:
+        return LookupResult(channel, False, None, (), 0, ())
+    identifier_id, fingerprint = int(found[0][0]), str(found[0][1])
+    window = replay_engine.classify(con, incident)
+    try:
+        holdings = tuple(history for _, history in _key_histories(
+            con, "r.identifier_id = $i AND r.channel = $c", {"i": identifier_id, "c": channel}))
+        logged = _rows(con, "SELECT DISTINCT account_id FROM classified WHERE identifier_id = $i "
+                            "AND (channel IS NULL OR channel = $c)",
+                       {"i": identifier_id, "c": channel})
+        n_logged = int(_rows(con, "SELECT count(*) FROM classified WHERE identifier_id = $i "
+                                  "AND (channel IS NULL OR channel = $c)",
+                             {"i": identifier_id, "c": channel})[0][0])
+        accounts = sorted({h.account_id for h in holdings} | {int(r[0]) for r in logged})
+        snapshots = _snapshots(con)
+        explanations = tuple(_explain_classified(con, incident, window, account, snapshots)
+                             for account in accounts)
+    finally:
+        replay_engine.drop_replay_tables(con)
+    return LookupResult(channel, True, fingerprint, holdings, n_logged, explanations)
+
+
+# --------------------------------------------------------------------------- what-if
+
+
+def _split_list(value: str, option: str) -> tuple[str, ...]:
+    items = tuple(sorted({part.strip() for part in value.split(",") if part.strip()}))
+    if not items:
+        raise UsageError(f"{option}: give a comma-separated list, e.g. two_factor,account_recovery")
+    return items
+
+
+def variants_from_options(
+    *,
+    window_starts: Sequence[str] = (),
+    fix_ats: Sequence[str] = (),
+    restricted_purposes: Sequence[str] = (),
+    audience_types: Sequence[str] = (),
+    combine: bool = False,
+) -> list[dict[str, Any]]:
+    """Parse the what-if options into incident changes, one dict per alternative run.
+
+    Each value is its own alternative, differing from the incident file in that
+    one parameter; with `combine`, all options form one alternative (each option
+    may then be given once).
+    """
+    parsed: list[tuple[str, Any]] = []
+    for text in window_starts:
+        parsed.append(("window_start", parse_instant(text, "--window-start")))
+    for text in fix_ats:
+        parsed.append(("fix_at", parse_instant(text, "--fix-at")))
+    for text in restricted_purposes:
+        parsed.append(("restricted_purposes", _split_list(text, "--restricted-purposes")))
+    for text in audience_types:
+        types = _split_list(text, "--audience-types")
+        for audience_type in types:
+            if audience_type not in AUDIENCE_TYPES:
+                raise UsageError(f"--audience-types: '{audience_type}' is not one of "
+                                 f"{', '.join(AUDIENCE_TYPES)}")
+        parsed.append(("audience_types", types))
+    if not parsed:
+        raise UsageError("what-if: give at least one alternative (--window-start, --fix-at, "
+                         "--restricted-purposes or --audience-types)")
+    if not combine:
+        return [{name: value} for name, value in parsed]
+    names = [name for name, _ in parsed]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise UsageError(f"--combine: give each option once (repeated: {', '.join(repeated)})")
+    return [dict(parsed)]
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, datetime):
+        text = replay_engine.iso_z(value)
+        return text[:10] if text.endswith("T00:00:00Z") else text
+    if isinstance(value, tuple):
+        return ",".join(str(v) for v in value)
+    return str(value)
+
+
+def headline(report: Mapping[str, Any]) -> dict[str, int | None]:
+    """The figures a what-if comparison shows, from a report.json dict."""
+    deliveries = report.get("deliveries")
+    figures: dict[str, int | None] = {
+        "accounts_lower": report["affected_accounts"]["lower"],
+        "accounts_estimate": report["affected_accounts"]["estimate"],
+        "accounts_upper": report["affected_accounts"]["upper"],
+    }
+    for name in ("audiences", "campaigns", "advertisers"):
+        figures[f"{name}_lower"] = report[f"affected_{name}"]["lower"]
+        figures[f"{name}_upper"] = report[f"affected_{name}"]["upper"]
+    for match_class in ("caused", "uncertain", "unexplained", "permitted"):
+        figures[f"matches_{match_class}"] = report["matches"][match_class]
+    figures["impressions_lower"] = deliveries["impressions"]["lower"] if deliveries else None
+    figures["impressions_upper"] = deliveries["impressions"]["upper"] if deliveries else None
+    figures["post_fix_caused"] = report["post_fix"]["caused"]
+    return figures
+
+
+def _scenario(con: duckdb.DuckDBPyConnection, incident: Incident, label: str,
+              changes: Mapping[str, Any]) -> Scenario:
+    changed = incident.with_changes(**changes)
+    if changed.window_start is not None and changed.window_start >= changed.fix_at:
+        raise UsageError(f"what-if {label}: window_start must be before fix_at")
+    report = replay_engine.replay(con, changed, persist=False).report
+    params = report["incident"]
+    return Scenario(
+        label=label, changes={name: _show(value) for name, value in changes.items()},
+        window_start=str(params["window_start"]), fix_at=str(params["fix_at"]),
+        restricted_purposes=tuple(params["restricted_purposes"]),
+        audience_types=tuple(params["audience_types"]), headline=headline(report),
+        report=report)
+
+
+def what_if(con: duckdb.DuckDBPyConnection, incident: Incident,
+            variants: Sequence[Mapping[str, Any]]) -> WhatIfResult:
+    """Replay under each set of changed parameters, beside the incident file's own run.
+
+    Nothing is persisted: no per-account outcomes, no run record, no report file.
+    """
+    for changes in variants:
+        unknown = sorted(set(changes) - {"window_start", "fix_at", "restricted_purposes",
+                                          "audience_types"})
+        if unknown:
+            raise UsageError(f"what-if: cannot vary '{unknown[0]}'")
+    baseline = _scenario(con, incident, "incident file", {})
+    scenarios = []
+    for number, changes in enumerate(variants, start=1):
+        label = f"#{number} " + "; ".join(f"{name} {_show(value)}"
+                                          for name, value in changes.items())
+        scenarios.append(_scenario(con, incident, label, changes))
+    return WhatIfResult(baseline, tuple(scenarios))
