@@ -19,7 +19,7 @@ from pathlib import Path
 
 import duckdb
 
-from incidentscope import ingest, manifest, workspace
+from incidentscope import ingest, investigate, manifest, workspace
 from incidentscope import replay as replay_engine
 from incidentscope.config import Incident, load_incident
 from incidentscope.errors import StorageError
@@ -204,7 +204,6 @@ def status(incident_path: Path | str, *, db_path: Path | str | None = None) -> d
 
 
 # The investigation tools (docs/investigation.md): read-only views of a loaded workspace.
-from incidentscope import investigate  # noqa: E402
 
 
 def explain(incident_path: Path | str, account_id: int, *,
