@@ -401,6 +401,47 @@ def what_if(
         sys.stdout.write((view.what_if_md if output is Format.md else view.what_if_text)(result))
 
 
+@app.command()
+def report(
+    incident: IncidentArg,
+    db: DbOpt = None,
+    report_format: Annotated[str, typer.Option(
+        "--format", help="table, json, md, html, regulator-md, regulator-html or regulator-pdf.",
+    )] = "table",
+    out: Annotated[Path | None, typer.Option(
+        "--out", help="Write to this file (charts of md go beside it); needed for regulator-pdf.",
+    )] = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Replay the workspace and render one report format (stdout, or --out FILE).
+
+    Example: incidentscope report incident.toml --format regulator-pdf --out regulator.pdf
+    """
+    from incidentscope import api
+    from incidentscope.config import load_incident
+    from incidentscope.errors import UsageError
+    from incidentscope.report.outputs import BINARY_FORMATS, FORMATS, render_format
+
+    if report_format not in FORMATS:
+        raise UsageError(f"--format: one of {', '.join(FORMATS)}")
+    if report_format in BINARY_FORMATS and out is None:
+        raise UsageError(f"--format {report_format}: binary output, give --out FILE")
+    result = api.replay(incident, db_path=db, progress=_progress(quiet))
+    if report_format == "table":
+        from incidentscope.report import terminal
+
+        terminal.print_summary(result, _stdout())
+        return
+    files = render_format(result, load_incident(incident), report_format,
+                          out.name if out is not None else None)
+    if out is None:
+        sys.stdout.write(next(iter(files.values())).decode("utf-8"))
+        return
+    for path in api.write_outputs(out.parent, files):
+        if not quiet:
+            sys.stderr.write(f"wrote {path}\n")
+
+
 def main() -> None:
     """Entry point: every error is one line on stderr and a documented exit code."""
     os.umask(0o077)  # everything the tool creates is readable by its owner only

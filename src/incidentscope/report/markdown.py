@@ -1,75 +1,172 @@
-"""The Markdown postmortem report."""
+"""A small document model (headings, paragraphs, tables, lists, charts) and its Markdown form.
+
+The postmortem (`report.md`, `report.html`) and the regulator report (`regulator.*`) are
+built once as a list of blocks; `markdown.py`, `html.py` and the PDF writer in
+`regulator.py` only lay them out, so every format says the same thing.
+"""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 from incidentscope.replay import ReplayResult
+from incidentscope.report.charts import TITLES
 from incidentscope.report.notes import warnings
 
 
-def _range(figure: dict[str, int]) -> str:
-    return f"{figure['lower']:,} to {figure['upper']:,}"
+@dataclass(frozen=True)
+class Heading:
+    level: int
+    text: str
 
 
-def render(result: ReplayResult) -> str:
+@dataclass(frozen=True)
+class Para:
+    text: str
+    strong: bool = False
+
+
+@dataclass(frozen=True)
+class Bullets:
+    items: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Table:
+    header: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    numeric: tuple[bool, ...] = ()  # right-aligned columns; default: all but the first
+
+    def right(self, column: int) -> bool:
+        return self.numeric[column] if self.numeric else column > 0
+
+
+@dataclass(frozen=True)
+class Chart:
+    name: str  # a key of charts.CHARTS
+    alt: str
+
+
+Block = Heading | Para | Bullets | Table | Chart
+
+# Characters that would start Markdown syntax; `_` only at a word edge (`cmp_002` is plain).
+_MD_SPECIAL = re.compile(
+    r"[\\`*\[\]|]|<(?=[A-Za-z/!?])|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
+
+
+def escape(text: str) -> str:
+    """Markdown-escape text (free text from the incident file, names from the data)."""
+    return _MD_SPECIAL.sub(lambda m: "\\" + m.group(0), text).replace("\n", " ")
+
+
+def to_markdown(blocks: Sequence[Block], chart_dir: str | None = "charts") -> str:
+    lines: list[str] = []
+    for block in blocks:
+        if isinstance(block, Heading):
+            lines += ["#" * block.level + " " + escape(block.text), ""]
+        elif isinstance(block, Para):
+            text = escape(block.text)
+            lines += [f"**{text}**" if block.strong else text, ""]
+        elif isinstance(block, Bullets):
+            lines += [f"- {escape(item)}" for item in block.items] + [""]
+        elif isinstance(block, Table):
+            lines.append("| " + " | ".join(escape(h) for h in block.header) + " |")
+            lines.append("|" + "|".join("---:" if block.right(i) else "---"
+                                        for i in range(len(block.header))) + "|")
+            lines += ["| " + " | ".join(escape(c) for c in row) + " |" for row in block.rows]
+            lines.append("")
+        elif chart_dir is not None:
+            lines += [f"![{escape(block.alt)}]({chart_dir}/{block.name}.png)", ""]
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def n(value: int) -> str:
+    return f"{value:,}"
+
+
+def _pair(figure: dict[str, int]) -> tuple[str, str]:
+    return n(figure["lower"]), n(figure["upper"])
+
+
+def postmortem(result: ReplayResult, top: int = 10) -> list[Block]:
+    """The postmortem for the team: every figure, exact (an internal document)."""
     report = result.report
     incident = report["incident"]
     affected = report["affected_accounts"]
-    lines = [
-        f"# {incident['title']}",
-        "",
-        f"Incident `{incident['id']}`, window {incident['window_start']} to {incident['fix_at']} "
-        f"(fix). Restricted purposes: {', '.join(incident['restricted_purposes'])}; "
-        f"audience types: {', '.join(incident['audience_types'])}.",
-        "",
-        "## Affected accounts",
-        "",
-        "| certain (lower) | estimate | possible (upper) |",
-        "|---:|---:|---:|",
-        f"| {affected['lower']:,} | {affected['estimate']:,} | {affected['upper']:,} |",
-        "",
-        "| | lower | upper |",
-        "|---|---:|---:|",
+    blocks: list[Block] = [
+        Heading(1, incident["title"]),
+        Para(f"Incident {incident['id']}: replay of the window from {incident['window_start']} "
+             f"to the fix at {incident['fix_at']}. Restricted purposes: "
+             f"{', '.join(incident['restricted_purposes'])}; audience types in scope: "
+             f"{', '.join(incident['audience_types'])}; contact normalization: "
+             f"{incident['normalization']}."),
+        Para("Internal document: counts are exact (no small-count suppression). The "
+             "publishable figures are in regulator.md and accounts_by_country.csv."),
+        Heading(2, "Affected accounts"),
+        Table(("certain (lower)", "estimate", "possible (upper)"),
+              ((n(affected["lower"]), n(affected["estimate"]), n(affected["upper"])),),
+              (True, True, True)),
+        Para("The lower bound counts accounts with a match that only a security-only contact "
+             "explains; the upper bound adds every account with an uncertain or unexplained "
+             "match; the estimate weighs the uncertain ones by the snapshots "
+             "(docs/estimation.md)."),
+        Chart("estimate_range", TITLES["estimate_range"]),
+        Table(("", "lower", "upper"), tuple(
+            (label, *_pair(report[key])) for label, key in (
+                ("audiences", "affected_audiences"), ("campaigns", "affected_campaigns"),
+                ("advertisers", "affected_advertisers"),
+                ("data partners", "affected_partners")))),
+        Heading(2, "Matches in the window"),
+        Table(("class", "matches"), tuple(
+            (name, n(report["matches"][name])) for name in
+            ("caused", "uncertain", "unexplained", "permitted", "duplicates"))),
+        Chart("matches_per_week", TITLES["matches_per_week"]),
     ]
-    for label, key in (("audiences", "affected_audiences"), ("campaigns", "affected_campaigns"),
-                       ("advertisers", "affected_advertisers"),
-                       ("data partners", "affected_partners")):
-        lines.append(f"| {label} | {report[key]['lower']:,} | {report[key]['upper']:,} |")
-    matches = report["matches"]
-    lines += ["", "## Matches in the window", "", "| class | matches |", "|---|---:|"]
-    for name in ("caused", "uncertain", "unexplained", "permitted", "duplicates"):
-        lines.append(f"| {name} | {matches[name]:,} |")
+    campaigns = result.campaigns.head(top)
+    blocks += [Heading(2, f"Top campaigns ({min(top, result.campaigns.height)} of "
+                          f"{result.campaigns.height})"),
+               Table(("campaign", "advertiser", "name", "accounts lower", "upper"), tuple(
+                   (str(r["campaign_id"]), str(r["advertiser_id"] or ""), str(r["name"] or ""),
+                    n(r["lower"]), n(r["upper"])) for r in campaigns.iter_rows(named=True)),
+                   (False, False, False, True, True))]
     for title, key in (("audience type", "by_audience_type"), ("channel", "by_channel"),
                        ("country", "by_country"), ("month", "by_month")):
-        lines += ["", f"## Affected accounts by {title}", "", f"| {title} | lower | upper |",
-                  "|---|---:|---:|"]
-        for name, figure in report[key].items():
-            lines.append(f"| {name} | {figure['lower']:,} | {figure['upper']:,} |")
+        blocks += [Heading(2, f"Affected accounts by {title}"),
+                   Table((title, "lower", "upper"),
+                         tuple((name, *_pair(fig)) for name, fig in report[key].items()))]
+        if key == "by_country":
+            blocks.append(Chart("accounts_by_country", TITLES["accounts_by_country"]))
     deliveries = report["deliveries"]
-    lines += ["", "## Ads served", ""]
+    blocks.append(Heading(2, "Ads served"))
     if deliveries is None:
-        lines.append("No deliveries were loaded.")
+        blocks.append(Para("No deliveries were loaded."))
     else:
-        lines += ["| | lower | upper |", "|---|---:|---:|",
-                  f"| accounts served in the window | {_range(deliveries['accounts'])} |"
-                  .replace(" to ", " | "),
-                  f"| impressions in the window | {_range(deliveries['impressions'])} |"
-                  .replace(" to ", " | "),
-                  f"| accounts served after the fix | {_range(deliveries['after_fix_accounts'])} |"
-                  .replace(" to ", " | "),
-                  f"| impressions after the fix | {_range(deliveries['after_fix_impressions'])} |"
-                  .replace(" to ", " | ")]
+        blocks.append(Table(("", "lower", "upper"), tuple(
+            (label, *_pair(deliveries[key])) for label, key in (
+                ("accounts served in the window", "accounts"),
+                ("impressions in the window", "impressions"),
+                ("accounts served after the fix", "after_fix_accounts"),
+                ("impressions after the fix", "after_fix_impressions")))))
     post_fix = report["post_fix"]
-    lines += ["", "## Post-fix control", ""]
+    blocks.append(Heading(2, "Post-fix control"))
     if post_fix["fix_held"]:
-        lines.append("No caused match at or after the fix: the fix held.")
+        checked = sum(post_fix[c] for c in ("permitted", "uncertain", "unexplained"))
+        blocks.append(Para(f"No caused match at or after the fix: the fix held ({n(checked)} "
+                           "other matches checked)."))
     else:
-        lines.append(f"**{post_fix['caused']:,} caused matches at or after the fix: the fix did "
-                     "not hold.**")
-    coverage = report["coverage"]
-    lines += ["", "## Coverage", "", "| | |", "|---|---:|"]
-    for key, value in coverage.items():
-        lines.append(f"| {key.replace('_', ' ')} | {value if value is not None else '-'} |")
+        blocks.append(Para(f"{n(post_fix['caused'])} caused matches at or after the fix: the "
+                           "fix did not hold.", strong=True))
+    blocks += [Heading(2, "Coverage"), Table(("", ""), tuple(
+        (key.replace("_", " "), "-" if value is None else str(value))
+        for key, value in report["coverage"].items()))]
     notes = warnings(report)
     if notes:
-        lines += ["", "## Warnings", ""] + [f"- {note}" for note in notes]
-    return "\n".join(lines) + "\n"
+        blocks += [Heading(2, "Warnings"), Bullets(tuple(notes))]
+    return blocks
+
+
+def render(result: ReplayResult, chart_dir: str | None = None) -> str:
+    """report.md; with `chart_dir`, the charts are linked as `chart_dir/NAME.png`."""
+    return to_markdown(postmortem(result), chart_dir)

@@ -1,0 +1,110 @@
+"""CSV and Parquet exports: the notification list, affected campaigns, accounts by country.
+
+- `notification.*` (person-level, internal): one row per account in the upper bound:
+  `account_id`, `class` (`caused`: affected for certain; `possible`: in the upper bound
+  only), `first_caused_at`, `country`. No contact data. Exact.
+- `campaigns.*` (internal): `campaign`, `advertiser`, `name`, `accounts_lower`,
+  `accounts_upper`. Exact.
+- `accounts_by_country.*` (for publication): the regulator report's country table, with
+  small counts suppressed (`<10`, `≥10`), so every count is text.
+
+CSV: UTF-8, comma, CRLF line ends (RFC 4180). Every text cell is quoted and numbers are
+not, so ids (text) keep every digit for any reader that honours quoting. A text cell that
+starts with `=`, `+`, `-`, `@`, a tab or a carriage return gets a leading `'`, so that a
+spreadsheet cannot run it as a formula. Parquet keeps the values as they are, typed.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from datetime import datetime
+
+import polars as pl
+
+from incidentscope.config import Incident
+from incidentscope.replay import ReplayResult, iso_z
+from incidentscope.report import regulator
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+Cell = str | int | None
+
+
+def neutralize(value: str) -> str:
+    """Prefix a text that a spreadsheet would read as a formula with a single quote."""
+    return "'" + value if value.startswith(FORMULA_STARTS) else value
+
+
+def to_csv(header: Sequence[str], rows: Sequence[Sequence[Cell]]) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, quoting=csv.QUOTE_NONNUMERIC, lineterminator="\r\n")
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow([neutralize(v) if isinstance(v, str) else v for v in row])
+    return buffer.getvalue().encode("utf-8")
+
+
+def to_parquet(frame: pl.DataFrame) -> bytes:
+    buffer = io.BytesIO()
+    frame.write_parquet(buffer, compression="zstd", statistics=False)
+    return buffer.getvalue()
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else iso_z(moment)
+
+
+def notification(result: ReplayResult) -> pl.DataFrame:
+    accounts = result.accounts
+    return pl.DataFrame({
+        "account_id": [str(v) for v in accounts["account_id"].to_list()],
+        "class": ["caused" if c else "possible" for c in accounts["certain"].to_list()],
+        "first_caused_at": accounts["first_caused_at"].to_list(),
+        "country": accounts["country"].to_list(),
+    }, schema={"account_id": pl.String, "class": pl.String,
+               "first_caused_at": pl.Datetime("us", "UTC"), "country": pl.String})
+
+
+def campaigns(result: ReplayResult) -> pl.DataFrame:
+    frame = result.campaigns
+    return pl.DataFrame({
+        "campaign": frame["campaign_id"].cast(pl.String).to_list(),
+        "advertiser": frame["advertiser_id"].cast(pl.String).to_list(),
+        "name": frame["name"].cast(pl.String).to_list(),
+        "accounts_lower": frame["lower"].to_list(),
+        "accounts_upper": frame["upper"].to_list(),
+    }, schema={"campaign": pl.String, "advertiser": pl.String, "name": pl.String,
+               "accounts_lower": pl.Int64, "accounts_upper": pl.Int64})
+
+
+def accounts_by_country(result: ReplayResult, incident: Incident) -> pl.DataFrame:
+    cells = regulator.figures(result, incident.min_cell)
+    show = cells.cells.show
+    rows = [(code, regulator.authority(code) or "", show(f"country:{code}:lower"),
+             show(f"country:{code}:upper")) for code in cells.countries]
+    if cells.unknown_country:
+        rows.append(("unknown", "", show("country::lower"), show("country::upper")))
+    rows.append(("total", "", show("accounts:lower"), show("accounts:upper")))
+    return pl.DataFrame(rows, schema={"country": pl.String, "authority": pl.String,
+                                      "accounts_lower": pl.String,
+                                      "accounts_upper": pl.String}, orient="row")
+
+
+def _csv_rows(frame: pl.DataFrame) -> list[list[Cell]]:
+    rows: list[list[Cell]] = []
+    for row in frame.iter_rows():
+        rows.append([_iso(v.replace(tzinfo=None)) if isinstance(v, datetime) else v
+                     for v in row])
+    return rows
+
+
+def render_all(result: ReplayResult, incident: Incident) -> dict[str, bytes]:
+    frames = {"notification": notification(result), "campaigns": campaigns(result),
+              "accounts_by_country": accounts_by_country(result, incident)}
+    files: dict[str, bytes] = {}
+    for name, frame in frames.items():
+        files[f"{name}.csv"] = to_csv(frame.columns, _csv_rows(frame))
+        files[f"{name}.parquet"] = to_parquet(frame)
+    return files
