@@ -24,11 +24,17 @@ from incidentscope import compaction
 from incidentscope.config import Incident
 from incidentscope.contract import TABLES, Column
 from incidentscope.errors import BadDataError, IncidentScopeError, StorageError
-from incidentscope.inputs import InputFile, csv_header, csv_record_lines, discover
+from incidentscope.inputs import (
+    InputFile,
+    csv_header,
+    csv_record_lines,
+    csv_records,
+    discover,
+)
 from incidentscope.normalize import NormalizationError, normalize, sha256_hex
 from incidentscope.sqlutil import bind
 from incidentscope.validate import convert, problem
-from incidentscope.workspace import PseudonymKey, record_key_fingerprint
+from incidentscope.workspace import PseudonymKey, lock_down, record_key_fingerprint
 
 Progress = Callable[[str], None]
 
@@ -174,7 +180,9 @@ class _Loader:
         # Raw contact values never reach a table: only a keyed reference of them does.
         select = [f"{ref} AS {name}" for name, ref in refs.items() if name != "contact"]
         if "contact" in refs:
-            select.append(f"sha256($key || '|' || {refs['contact']}) AS contact_ref")
+            # A blank contact has no reference: it is a missing value, not a contact.
+            select.append(f"CASE WHEN nullif(trim({refs['contact']}), '') IS NOT NULL THEN "
+                          f"sha256($key || '|' || {refs['contact']}) END AS contact_ref")
         self.con.execute("DROP TABLE IF EXISTS stage_raw")
         self.con.execute("SET preserve_insertion_order = true")  # rowid = record order
         try:
@@ -186,7 +194,9 @@ class _Loader:
         except duckdb.Error:
             raise BadDataError(f"{item.display}: cannot be read as {item.format.upper()}") from None
         finally:
-            self.con.execute("SET preserve_insertion_order = false")
+            # After a failed read the transaction is aborted: keep the BadDataError.
+            with contextlib.suppress(duckdb.Error):
+                self.con.execute("SET preserve_insertion_order = false")
 
         structural = self._structural_rejects(item, header)
         rows_staged = self._count("stage_raw")
@@ -209,18 +219,33 @@ class _Loader:
         if item.format != "csv":
             return []
         rows = self.con.execute(
-            "SELECT line, column_name, error_type FROM csv_reject_errors ORDER BY line").fetchall()
+            "SELECT line, column_name, error_type FROM csv_reject_errors "
+            "ORDER BY line, column_idx").fetchall()
         self.con.execute("DROP TABLE IF EXISTS csv_reject_errors")
         self.con.execute("DROP TABLE IF EXISTS csv_reject_scans")
-        lines = []
+        if not rows:
+            return []
+        # DuckDB counts a record spanning lines as one line: name the physical line instead.
+        starts = [line for line, _blank in csv_records(item)]
+        seen: set[int] = set()
         for line, column_name, error_type in rows:
+            duck_line = int(line)
+            physical = starts[duck_line - 1] if 0 < duck_line <= len(starts) else duck_line
+            if physical in seen:  # one reject per row: the first problem found
+                continue
+            seen.add(physical)
+            if str(error_type) == "UNQUOTED VALUE":
+                # The reader lost track of quoting: the following rows may be inside this one.
+                raise BadDataError(
+                    f"{item.display}: line {physical}: unterminated or misplaced quote; the rest "
+                    "of the file cannot be read reliably; nothing was loaded")
             name = None
             if column_name and str(column_name).startswith("c"):
                 index = int(str(column_name)[1:])
                 name = header[index] if index < len(header) else None
-            self._reject(item, int(line), name, _CSV_ERRORS.get(str(error_type), "unreadable row"))
-            lines.append(int(line))
-        return sorted(set(lines))
+            self._reject(item, physical, name,
+                         _CSV_ERRORS.get(str(error_type), "unreadable row"))
+        return sorted(seen)
 
     def _reject(self, item: InputFile, line: int | None, column: str | None, reason: str) -> None:
         self.con.execute("INSERT INTO rejects VALUES ($1, $2, $3, $4, $5)",
@@ -229,9 +254,10 @@ class _Loader:
     def _contact_map(self, item: InputFile, refs: dict[str, str], n_columns: int) -> str:
         """Normalize each distinct raw contact once, in memory; return a relation name."""
         source, params = self._read_source(item, n_columns)
-        source = source.replace("store_rejects = true", "ignore_errors = true")
-        source = source.replace(", rejects_table = 'csv_reject_errors', "
-                                "rejects_scan = 'csv_reject_scans'", "")
+        # The same reader settings as staging (so that both see the same rows); its rejects
+        # go to tables of their own, dropped below.
+        source = source.replace("'csv_reject_errors'", "'csv_reject_errors_map'")
+        source = source.replace("'csv_reject_scans'", "'csv_reject_scans_map'")
         bound = dict(zip(["path", "columns"], params, strict=False))
         account = refs["account_id"]
         channel = refs["channel"]
@@ -241,6 +267,8 @@ class _Loader:
                f"ON a.account_id = TRY_CAST(trim(s.{account}) AS BIGINT) "
                f"WHERE s.{contact} IS NOT NULL AND trim(s.{contact}) <> ''")
         distinct = self.con.execute(sql, bind(sql, bound)).fetchall()
+        self.con.execute("DROP TABLE IF EXISTS csv_reject_errors_map")
+        self.con.execute("DROP TABLE IF EXISTS csv_reject_scans_map")
         refs_out: list[str] = []
         channels: list[str | None] = []
         countries: list[str | None] = []
@@ -285,7 +313,10 @@ class _Loader:
                     f"BIGINT) LEFT JOIN {contact_map} m ON m.contact_ref = r.contact_ref AND "
                     "m.channel IS NOT DISTINCT FROM lower(trim(r.channel)) AND "
                     "m.country IS NOT DISTINCT FROM a.country")
-            checks.append(("contact", "CASE WHEN r.contact_ref IS NOT NULL THEN m.reason END"))
+            # A contact the map does not know (it cannot happen; never let it pass unhashed).
+            checks.append(("contact", "CASE WHEN r.contact_ref IS NOT NULL THEN coalesce("
+                                      "m.reason, CASE WHEN m.contact_sha256 IS NULL THEN "
+                                      "'unreadable row' END) END"))
             hashed = "m.contact_sha256"
             if "contact_sha256" in typed:
                 hashed = f"coalesce({hashed}, {typed['contact_sha256']})"
@@ -529,8 +560,11 @@ def load(
         _rollback(con)
         if isinstance(exc, IncidentScopeError | KeyboardInterrupt):
             raise
-        if isinstance(exc, duckdb.IOException | OSError):
-            raise StorageError(f"load failed while writing the workspace ({type(exc).__name__}); "
+        # A failed COMMIT (full disk: the WAL cannot be written) is a TransactionException.
+        if isinstance(exc, duckdb.IOException | duckdb.TransactionException
+                      | duckdb.OutOfMemoryException | OSError):
+            cause = "the disk is full" if "No space left" in str(exc) else type(exc).__name__
+            raise StorageError(f"load failed while writing the workspace ({cause}); "
                                "the workspace is unchanged") from None
         raise
     finally:
@@ -543,6 +577,7 @@ def load(
     # DuckDB may turn a COMMIT after an error into a rollback: trust only what reads back.
     if row is None or int(row[0]) != len(loaded_files):
         raise StorageError("the load did not commit; the workspace is unchanged")
+    lock_down(con)  # the inputs are read: from here on, SQL reaches no file and no network
     return LoadResult(loader.load_id, tuple(results), loader.extra_columns,
                       {str(k): int(v) for k, v in by_reason.items()})
 

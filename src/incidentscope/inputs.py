@@ -25,6 +25,7 @@ from incidentscope.errors import BadDataError, MissingInputError, UsageError
 SUFFIXES = (".csv", ".csv.gz", ".parquet")
 _DATE_IN_NAME = re.compile(r"(\d{4}-\d{2}-\d{2})(?=\.(?:csv|csv\.gz|parquet)$)")
 _URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
+_GLOB_CHARS = "*?[]{}"
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,10 @@ def discover(data_dir: Path, incident: Incident) -> list[InputFile]:
         for path in paths:
             if not _inside(path, root):
                 raise UsageError(f"{path.name}: resolves outside the data directory; refused")
+            if any(ch in path.resolve().as_posix() for ch in _GLOB_CHARS):
+                # DuckDB would expand the name as a pattern and read other files instead.
+                raise UsageError(f"{path.resolve().relative_to(root).as_posix()}: a file path "
+                                 "with *, ?, [, ] or { cannot be read safely; rename it")
             fmt = file_format(path)
             if fmt is None:  # pragma: no cover - filtered by _candidates
                 continue
@@ -146,16 +151,23 @@ def csv_header(item: InputFile) -> list[str] | None:
     return [name.strip() for name in row]
 
 
-def csv_record_lines(item: InputFile) -> list[int]:
-    """The first line number of every data record (header excluded).
+def csv_records(item: InputFile) -> list[tuple[int, bool]]:
+    """(first physical line, is blank) of every record, the header included.
 
+    DuckDB numbers a record by its position among these (a blank line counts, a quoted
+    value spanning lines does not): record n of this list is DuckDB's line n.
     Used only on the error path, to name the line of a rejected row.
     """
-    starts: list[int] = []
+    records: list[tuple[int, bool]] = []
     with _open_text(item.path) as handle:
         reader = csv.reader(handle)
         previous_end = 0
-        for _ in reader:
-            starts.append(previous_end + 1)
+        for row in reader:
+            records.append((previous_end + 1, not row))
             previous_end = reader.line_num
-    return starts[1:]
+    return records
+
+
+def csv_record_lines(item: InputFile) -> list[int]:
+    """The first physical line of every data record (header and blank lines excluded)."""
+    return [line for line, blank in csv_records(item)[1:] if not blank]

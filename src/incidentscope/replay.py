@@ -23,6 +23,7 @@ import polars as pl
 from incidentscope.config import Incident
 from incidentscope.estimate import account_probabilities
 from incidentscope.sqlutil import bind
+from incidentscope.workspace import lock_down
 
 Progress = Callable[[str], None]
 
@@ -243,6 +244,7 @@ def classify(con: duckdb.DuckDBPyConnection, incident: Incident,
 def replay(con: duckdb.DuckDBPyConnection, incident: Incident, *,
            progress: Progress | None = None, persist: bool = True) -> ReplayResult:
     """Classify and compute every figure; with `persist`, store per-account outcomes."""
+    lock_down(con)  # replay reads only tables: no file access, no setting changes
     window_start, fix_at = classify(con, incident, progress)
     params = {"window_start": window_start, "fix_at": fix_at}
     affected = _lower_upper(con, "account_id")

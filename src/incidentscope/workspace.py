@@ -113,11 +113,19 @@ def load_or_create_key(key_path: Path, create: bool,
     if not create:
         raise MissingInputError(f"{key_path}: key file not found (it is created by 'load')")
     key = PseudonymKey(secrets.token_hex(32))
-    fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="ascii") as handle:
-        handle.write(key.hex + "\n")
-        handle.flush()
-        os.fsync(handle.fileno())
+    # Written whole under a temporary name, then linked into place (never overwriting one):
+    # a crash leaves either no key file or a complete one, never an empty one.
+    partial = key_path.with_name(f".{key_path.name}.{secrets.token_hex(4)}.partial")
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="ascii") as handle:
+            handle.write(key.hex + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.link(partial, key_path)
+    finally:
+        with contextlib.suppress(OSError):
+            partial.unlink()
     return key
 
 
@@ -154,13 +162,34 @@ def connect(
     temp_dir = db_path.parent / f".{db_path.name}.tmp"
     con.execute("SET temp_directory = $1", [str(temp_dir)])
     if not read_only:
-        con.execute(SCHEMA)
-        rows = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall()
-        if not rows:
-            con.execute("INSERT INTO meta VALUES ('schema_version', $1)", [SCHEMA_VERSION])
-        elif rows[0][0] != SCHEMA_VERSION:
-            raise StorageError(f"{db_path}: workspace schema {rows[0][0]} is not supported")
+        # One transaction: a crash while creating a workspace leaves all tables or none.
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute(SCHEMA)
+            rows = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall()
+            if not rows:
+                con.execute("INSERT INTO meta VALUES ('schema_version', $1)", [SCHEMA_VERSION])
+            elif rows[0][0] != SCHEMA_VERSION:
+                raise StorageError(f"{db_path}: workspace schema {rows[0][0]} is not supported")
+            con.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(duckdb.Error):
+                con.execute("ROLLBACK")
+            raise
     return con
+
+
+def lock_down(con: duckdb.DuckDBPyConnection) -> None:
+    """Once the inputs are read: no file or network access from SQL, no setting changes.
+
+    Nothing in an incident file or an input can then make DuckDB read other files, write
+    files or reach the network. Exports and reports are written by Python, not by DuckDB.
+    """
+    locked = con.execute("SELECT current_setting('lock_configuration')").fetchall()
+    if locked and locked[0][0] in (True, "true"):
+        return
+    con.execute("SET enable_external_access = false")
+    con.execute("SET lock_configuration = true")
 
 
 def record_key_fingerprint(con: duckdb.DuckDBPyConnection, key: PseudonymKey) -> None:
