@@ -11,6 +11,8 @@ import contextlib
 import hashlib
 import os
 import shutil
+import signal
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -120,9 +122,28 @@ def _record_run(con: duckdb.DuckDBPyConnection, run_id: str, kind: str, started:
     )
 
 
+@contextlib.contextmanager
+def _uninterruptible() -> Iterator[None]:
+    """Putting the outputs in place and recording the run: once begun, it finishes.
+
+    Ctrl-C is ignored for this short step, so a run either ends before it (nothing in OUT,
+    exit 130) or completes (everything in OUT, recorded in the history).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def write_outputs(out_dir: Path, files: dict[str, bytes]) -> tuple[Path, ...]:
     """Write every output under a temporary name, then rename: nothing half-written in OUT."""
     out_dir.mkdir(parents=True, exist_ok=True)
+    for stale in out_dir.glob(".incidentscope-*.partial"):  # left by a killed run
+        shutil.rmtree(stale, ignore_errors=True)
     staging = out_dir / f".incidentscope-{uuid.uuid4().hex}.partial"
     staging.mkdir()
     written = []
@@ -176,9 +197,11 @@ def run(
             step_sql=replay_engine.all_step_sql(), outputs=files,
             threads=int(con.execute("SELECT current_setting('threads')").fetchall()[0][0]))
         manifest_bytes = manifest.render(run_manifest)
-        outputs = write_outputs(Path(out_dir), {**files, manifest.MANIFEST_NAME: manifest_bytes})
-        _record_run(con, run_id, "run", started, incident, result,
-                    hashlib.sha256(manifest_bytes).hexdigest())
+        with _uninterruptible():
+            outputs = write_outputs(Path(out_dir),
+                                    {**files, manifest.MANIFEST_NAME: manifest_bytes})
+            _record_run(con, run_id, "run", started, incident, result,
+                        hashlib.sha256(manifest_bytes).hexdigest())
     return RunResult(run_id, loaded, result, Path(out_dir), outputs)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import traceback
 from enum import StrEnum
@@ -442,6 +443,15 @@ def report(
             sys.stderr.write(f"wrote {path}\n")
 
 
+def _exit_interrupted() -> None:
+    """One line and exit 130; a second Ctrl-C during the exit must not kill the process."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    sys.stderr.write("interrupted: nothing was committed or written half-way\n")
+    sys.stderr.flush()
+    sys.stdout.flush()
+    os._exit(int(ExitCode.INTERRUPTED))
+
+
 def main() -> None:
     """Entry point: every error is one line on stderr and a documented exit code."""
     os.umask(0o077)  # everything the tool creates is readable by its owner only
@@ -458,8 +468,7 @@ def main() -> None:
         sys.stderr.write(f"error: {exc}\n")
         sys.exit(int(exc.exit_code))
     except (KeyboardInterrupt, typer.Abort):
-        sys.stderr.write("interrupted: nothing was committed or written half-way\n")
-        sys.exit(int(ExitCode.INTERRUPTED))
+        _exit_interrupted()
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except TyperException as exc:  # a usage error: bad option or argument
@@ -471,8 +480,7 @@ def main() -> None:
         interrupted = type(exc).__name__ == "InterruptException" or (
             isinstance(exc, RuntimeError) and "interrupted" in str(exc).lower())
         if interrupted:  # DuckDB stopped a query for Ctrl-C
-            sys.stderr.write("interrupted: nothing was committed or written half-way\n")
-            sys.exit(int(ExitCode.INTERRUPTED))
+            _exit_interrupted()
         if debug:
             traceback.print_exc()
         # The exception's text may quote data; name only its type.
