@@ -89,16 +89,15 @@ DEFECTS = (
     "(workspace.lock_down, ingest.py, replay.py; case 11).",
     "A kill while a new workspace was being created could leave some tables without the "
     "others; the schema is now created in one transaction (workspace.py; case 5).",
+    "Ctrl-C: the process sometimes died by the signal (exit -2) right after printing "
+    "`interrupted: ...`; a Ctrl-C after the reports were written said `interrupted` although "
+    "OUT was complete. The exit now ignores further signals, and putting the outputs in place "
+    "and recording the run is one uninterruptible step (cli.py, api.py; case 13).",
+    "kill -9 during the report write left the hidden staging folder "
+    "`OUT/.incidentscope-*.partial`; the next run removes stale ones (api.py; case 5).",
 )
 
-KNOWN = (
-    "Ctrl-C: the process sometimes dies by the signal (exit -2) right after printing "
-    "`interrupted: ...` instead of exiting with 130 (cli.main); and a Ctrl-C that arrives "
-    "after api.run has written OUT (while it writes the manifest or records the run) says "
-    "`interrupted` although OUT is complete. Case 13 marks these as xfail.",
-    "kill -9 during the report write leaves the hidden staging folder "
-    "`OUT/.incidentscope-*.partial` (api.write_outputs does not clean stale ones).",
-)
+KNOWN: tuple[str, ...] = ()
 
 def run_suite(long: bool, figures: Path) -> int:
     tests = ROOT / "tests" / "reliability"
@@ -152,8 +151,9 @@ def render(figures: dict[str, dict[str, Any]], long: bool, code: int) -> str:
               "canary was found.", ""]
     lines += ["## Defects the suite found (fixed, each with its test)", ""]
     lines.extend(f"- {defect}" for defect in DEFECTS)
-    lines += ["", "## Known defects outside the suite's files (open)", ""]
-    lines.extend(f"- {defect}" for defect in KNOWN)
+    if KNOWN:
+        lines += ["", "## Known defects (open)", ""]
+        lines.extend(f"- {defect}" for defect in KNOWN)
     lines += ["", "## Notes per case", ""]
     for case in CASES:
         notes = figures.get(case, {}).get("notes", [])
