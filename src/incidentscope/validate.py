@@ -23,7 +23,9 @@ REASONS = {
     "country": "not an ISO 3166-1 alpha-2 country code",
 }
 
-_TS_OFFSET = r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?\s*(Z|z|[+-]\d{2}(:?\d{2})?)$"
+# Offsets run from -14:00 to +14:00 (DuckDB itself would accept +25:00).
+_TS_OFFSET = (r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?\s*"
+              r"(Z|z|[+-](0\d|1[0-4])(:?[0-5]\d)?)$")
 _TS_NAIVE = r"^\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?)?$"
 
 

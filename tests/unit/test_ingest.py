@@ -309,3 +309,15 @@ def test_lower_case_separators_in_timestamps(tmp_path: Path) -> None:
     api.load(incident, data)
     assert query(tmp_path / "incident.duckdb",
                  "SELECT CAST(matched_at AS VARCHAR) FROM matches") == [("2019-08-06 10:00:00",)]
+
+
+def test_impossible_time_zone_offsets_are_rejected(tmp_path: Path) -> None:
+    incident, data = write_small_case(tmp_path)
+    (data / "matches.csv").write_text("matched_at,account_id,audience_id\n"
+                                      "2019-01-01T00:00:00+25:00,1,aud1\n"
+                                      "2019-01-01T00:00:00+14:00,1,aud1\n"
+                                      "2019-01-01T00:00:00-05:60,1,aud1\n")
+    api.load(incident, data)
+    assert query(tmp_path / "incident.duckdb",
+                 "SELECT line, reason FROM rejects WHERE path = 'matches.csv' ORDER BY line") == [
+        (2, "not an ISO-8601 timestamp"), (4, "not an ISO-8601 timestamp")]
