@@ -118,19 +118,25 @@ class _Loader:
         return item.date_in_name
 
     # -- staging -----------------------------------------------------------------
-    def _read_source(self, item: InputFile, n_columns: int) -> tuple[str, list[object]]:
+    def _read_source(self, item: InputFile, n_columns: int,
+                     rejects: str = "csv_reject") -> tuple[str, dict[str, object]]:
+        """The file as a relation of text columns c0..cN, and its bound parameters.
+
+        CSV rows DuckDB cannot parse go to the temporary tables `<rejects>_errors` and
+        `<rejects>_scans`.
+        """
         names = {f"c{i}": "VARCHAR" for i in range(n_columns)}
         if item.format == "csv":
             return (
                 "read_csv($path, header = true, delim = ',', quote = '\"', escape = '\"', "
                 "auto_detect = false, columns = $columns, store_rejects = true, "
-                "rejects_table = 'csv_reject_errors', rejects_scan = 'csv_reject_scans')",
-                [str(item.path), names],
+                f"rejects_table = '{rejects}_errors', rejects_scan = '{rejects}_scans')",
+                {"path": str(item.path), "columns": names},
             )
         aliases = ", ".join(names)
         # Every column as text, so one set of checks serves CSV and typed Parquet alike.
         return (f"(SELECT CAST(COLUMNS(*) AS VARCHAR) FROM read_parquet($path)) AS src({aliases})",
-                [str(item.path)])
+                {"path": str(item.path)})
 
     def _header(self, item: InputFile) -> list[str] | None:
         if item.format == "csv":
@@ -175,7 +181,7 @@ class _Loader:
                 "contact_sha256" not in position):
             raise BadDataError(f"{item.display}: needs a column 'contact' or 'contact_sha256'")
 
-        source, params = self._read_source(item, len(header))
+        source, bound = self._read_source(item, len(header))
         refs = {c.name: f"c{position[c.name]}" for c in columns}
         # Raw contact values never reach a table: only a keyed reference of them does.
         select = [f"{ref} AS {name}" for name, ref in refs.items() if name != "contact"]
@@ -186,7 +192,6 @@ class _Loader:
         self.con.execute("DROP TABLE IF EXISTS stage_raw")
         self.con.execute("SET preserve_insertion_order = true")  # rowid = record order
         try:
-            bound = dict(zip(["path", "columns"], params, strict=False))
             if "contact" in refs:
                 bound["key"] = self.key.hex
             sql = f"CREATE TEMP TABLE stage_raw AS SELECT {', '.join(select)} FROM {source}"
@@ -253,12 +258,9 @@ class _Loader:
 
     def _contact_map(self, item: InputFile, refs: dict[str, str], n_columns: int) -> str:
         """Normalize each distinct raw contact once, in memory; return a relation name."""
-        source, params = self._read_source(item, n_columns)
         # The same reader settings as staging (so that both see the same rows); its rejects
         # go to tables of their own, dropped below.
-        source = source.replace("'csv_reject_errors'", "'csv_reject_errors_map'")
-        source = source.replace("'csv_reject_scans'", "'csv_reject_scans_map'")
-        bound = dict(zip(["path", "columns"], params, strict=False))
+        source, bound = self._read_source(item, n_columns, rejects="csv_reject_map")
         account = refs["account_id"]
         channel = refs["channel"]
         contact = refs["contact"]
@@ -267,8 +269,8 @@ class _Loader:
                f"ON a.account_id = TRY_CAST(trim(s.{account}) AS BIGINT) "
                f"WHERE s.{contact} IS NOT NULL AND trim(s.{contact}) <> ''")
         distinct = self.con.execute(sql, bind(sql, bound)).fetchall()
-        self.con.execute("DROP TABLE IF EXISTS csv_reject_errors_map")
-        self.con.execute("DROP TABLE IF EXISTS csv_reject_scans_map")
+        self.con.execute("DROP TABLE IF EXISTS csv_reject_map_errors")
+        self.con.execute("DROP TABLE IF EXISTS csv_reject_map_scans")
         refs_out: list[str] = []
         channels: list[str | None] = []
         countries: list[str | None] = []
