@@ -33,7 +33,16 @@ from incidentscope.inputs import (
 )
 from incidentscope.normalize import NormalizationError, normalize, sha256_hex
 from incidentscope.sqlutil import bind
-from incidentscope.validate import convert, problem
+from incidentscope.validate import (
+    convert,
+    convert_native,
+    hex64_ok,
+    is_native,
+    normalized_hex,
+    problem,
+    problem_by_dictionary,
+    problem_native,
+)
 from incidentscope.workspace import PseudonymKey, lock_down, record_key_fingerprint
 
 Progress = Callable[[str], None]
@@ -103,7 +112,7 @@ class _Loader:
         self.load_id = uuid.uuid4().hex
         self.extra_columns: dict[str, tuple[str, ...]] = {}
         self.staged_tables: set[str] = set()
-        self.contact_dates: dict[str, str] = {}  # snapshot date -> file, within this load
+        self.files_per_snapshot: dict[object, int] = {}  # snapshot date -> files, this load
 
     def snapshot_date_from_name(self, item: InputFile) -> str | None:
         """The snapshot date a contacts file takes from its name (it has no date column)."""
@@ -143,13 +152,16 @@ class _Loader:
             if item.bytes == 0:
                 return None
             return csv_header(item)
+        return [name for name, _type in self._parquet_columns(item)]
+
+    def _parquet_columns(self, item: InputFile) -> list[tuple[str, str]]:
+        """(name, DuckDB type) of each top-level column of a Parquet file."""
         try:
-            rows = self.con.execute(
-                "SELECT name FROM parquet_schema($1) WHERE num_children IS NULL OR "
-                "num_children = 0", [str(item.path)]).fetchall()
+            rows = self.con.execute("DESCRIBE SELECT * FROM read_parquet($1)",
+                                    [str(item.path)]).fetchall()
         except duckdb.Error:
             raise BadDataError(f"{item.display}: not a readable Parquet file") from None
-        return [str(r[0]) for r in rows]
+        return [(str(r[0]), str(r[1])) for r in rows]
 
     def stage(self, item: InputFile) -> FileLoad:
         table = TABLES[item.table]
@@ -181,32 +193,16 @@ class _Loader:
                 "contact_sha256" not in position):
             raise BadDataError(f"{item.display}: needs a column 'contact' or 'contact_sha256'")
 
-        source, bound = self._read_source(item, len(header))
         refs = {c.name: f"c{position[c.name]}" for c in columns}
-        # Raw contact values never reach a table: only a keyed reference of them does.
-        select = [f"{ref} AS {name}" for name, ref in refs.items() if name != "contact"]
-        if "contact" in refs:
-            # A blank contact has no reference: it is a missing value, not a contact.
-            select.append(f"CASE WHEN nullif(trim({refs['contact']}), '') IS NOT NULL THEN "
-                          f"sha256($key || '|' || {refs['contact']}) END AS contact_ref")
-        self.con.execute("DROP TABLE IF EXISTS stage_raw")
-        self.con.execute("SET preserve_insertion_order = true")  # rowid = record order
-        try:
-            if "contact" in refs:
-                bound["key"] = self.key.hex
-            sql = f"CREATE TEMP TABLE stage_raw AS SELECT {', '.join(select)} FROM {source}"
-            self.con.execute(sql, bind(sql, bound))
-        except duckdb.Error:
-            raise BadDataError(f"{item.display}: cannot be read as {item.format.upper()}") from None
-        finally:
-            # After a failed read the transaction is aborted: keep the BadDataError.
-            with contextlib.suppress(duckdb.Error):
-                self.con.execute("SET preserve_insertion_order = false")
-
+        if item.format == "csv":
+            relation, bound = self._stage_csv(item, header, refs)
+            native: dict[str, str] = {}
+        else:
+            relation, bound, native = self._parquet_relation(item, header, refs, columns)
         structural = self._structural_rejects(item, header)
-        rows_staged = self._count("stage_raw")
         contact_map = self._contact_map(item, refs, len(header)) if "contact" in refs else None
-        value_rejects = self._typed_stage(item, columns, snapshot_from_name, contact_map)
+        rows_staged, value_rejects = self._typed_stage(
+            item, columns, snapshot_from_name, contact_map, relation, bound, native)
         rows_rejected = len(structural) + value_rejects
         rows_read = rows_staged + len(structural)
         status = "header only" if rows_read == 0 else "loaded"
@@ -215,6 +211,63 @@ class _Loader:
         self._merge_staged(item.table)
         return FileLoad(item.table, item.display, item.sha256, item.bytes, rows_read,
                         rows_staged - value_rejects, rows_rejected, status)
+
+    @staticmethod
+    def _contact_ref(ref: str) -> str:
+        # Raw contact values never reach a table: only a keyed reference of them does.
+        # A blank contact has no reference: it is a missing value, not a contact.
+        return (f"CASE WHEN nullif(trim({ref}), '') IS NOT NULL THEN "
+                f"sha256($key || '|' || {ref}) END")
+
+    def _stage_csv(self, item: InputFile, header: list[str],
+                   refs: dict[str, str]) -> tuple[str, dict[str, object]]:
+        """Read a CSV file into `stage_raw`; return the relation (record, columns...)."""
+        source, bound = self._read_source(item, len(header))
+        select = [f"{ref} AS {name}" for name, ref in refs.items() if name != "contact"]
+        if "contact" in refs:
+            select.append(f"{self._contact_ref(refs['contact'])} AS contact_ref")
+            bound["key"] = self.key.hex
+        self.con.execute("DROP TABLE IF EXISTS stage_raw")
+        self.con.execute("SET preserve_insertion_order = true")  # rowid = record order
+        try:
+            sql = f"CREATE TEMP TABLE stage_raw AS SELECT {', '.join(select)} FROM {source}"
+            self.con.execute(sql, bind(sql, bound))
+        except duckdb.Error:
+            raise BadDataError(f"{item.display}: cannot be read as CSV") from None
+        finally:
+            # After a failed read the transaction is aborted: keep the BadDataError.
+            with contextlib.suppress(duckdb.Error):
+                self.con.execute("SET preserve_insertion_order = false")
+        # Inside a transaction row ids start at a large offset: count from the first one.
+        return ("(SELECT rowid - (SELECT min(rowid) FROM stage_raw) AS record, * "
+                "FROM stage_raw)", {})
+
+    def _parquet_relation(self, item: InputFile, header: list[str], refs: dict[str, str],
+                          columns: list[Column]) -> tuple[str, dict[str, object], dict[str, str]]:
+        """The Parquet file as a relation (record, columns...), read where it lies.
+
+        Columns whose Parquet type already is the contract's type are taken as they are
+        (returned as name -> type); all others are read as text and checked like CSV.
+        """
+        types = [t for _name, t in self._parquet_columns(item)]
+        by_name = {c.name: c for c in columns}
+        native: dict[str, str] = {}
+        select = ["file_row_number AS record"]
+        bound: dict[str, object] = {"path": str(item.path)}
+        for name, ref in refs.items():
+            source_type = types[int(ref[1:])]
+            if name == "contact":
+                select.append(f"{self._contact_ref(f'CAST({ref} AS VARCHAR)')} AS contact_ref")
+                bound["key"] = self.key.hex
+            elif is_native(by_name[name], source_type):
+                native[name] = source_type
+                select.append(f"{ref} AS {name}")
+            else:
+                select.append(f"CAST({ref} AS VARCHAR) AS {name}")
+        aliases = ", ".join(f"c{i}" for i in range(len(header)))
+        relation = (f"(SELECT {', '.join(select)} FROM read_parquet($path, file_row_number = "
+                    f"true) AS p({aliases}, file_row_number))")
+        return relation, bound, native
 
     def _count(self, name: str) -> int:
         row = self.con.execute(f"SELECT count(*) FROM {name}").fetchall()[0]
@@ -257,28 +310,43 @@ class _Loader:
                          [item.sha256, item.display, line, column, reason])
 
     def _contact_map(self, item: InputFile, refs: dict[str, str], n_columns: int) -> str:
-        """Normalize each distinct raw contact once, in memory; return a relation name."""
+        """Normalize each distinct raw contact once per load, in memory; return the map.
+
+        `contact_norm` keeps, for the whole load, each (keyed reference, channel, country)
+        already normalized: a contact that repeats in every snapshot file is normalized once.
+        """
         # The same reader settings as staging (so that both see the same rows); its rejects
         # go to tables of their own, dropped below.
         source, bound = self._read_source(item, n_columns, rejects="csv_reject_map")
+        bound["key"] = self.key.hex
         account = refs["account_id"]
         channel = refs["channel"]
         contact = refs["contact"]
-        sql = (f"SELECT DISTINCT lower(trim(s.{channel})) AS channel, s.{contact} AS raw, "
-               f"a.country FROM {source} s LEFT JOIN accounts_all a "
+        sql = (f"SELECT DISTINCT v.channel, v.raw, v.country, v.contact_ref FROM ("
+               f"SELECT lower(trim(s.{channel})) AS channel, s.{contact} AS raw, a.country, "
+               f"sha256($key || '|' || s.{contact}) AS contact_ref "
+               f"FROM {source} s LEFT JOIN accounts_all a "
                f"ON a.account_id = TRY_CAST(trim(s.{account}) AS BIGINT) "
-               f"WHERE s.{contact} IS NOT NULL AND trim(s.{contact}) <> ''")
-        distinct = self.con.execute(sql, bind(sql, bound)).fetchall()
+               f"WHERE s.{contact} IS NOT NULL AND trim(s.{contact}) <> '') v "
+               "WHERE NOT EXISTS (SELECT 1 FROM contact_norm n WHERE n.contact_ref = "
+               "v.contact_ref AND n.channel IS NOT DISTINCT FROM v.channel AND n.country IS "
+               "NOT DISTINCT FROM v.country)")
+        try:
+            distinct = self.con.execute(sql, bind(sql, bound)).fetchall()
+        except duckdb.Error:
+            raise BadDataError(f"{item.display}: cannot be read as {item.format.upper()}") from None
         self.con.execute("DROP TABLE IF EXISTS csv_reject_map_errors")
         self.con.execute("DROP TABLE IF EXISTS csv_reject_map_scans")
+        if not distinct:
+            return "contact_norm"
         refs_out: list[str] = []
         channels: list[str | None] = []
         countries: list[str | None] = []
         hashes: list[str | None] = []
         reasons: list[str | None] = []
         profile = self.incident.normalization
-        for channel_value, raw, country in distinct:
-            refs_out.append(sha256_hex(self.key.hex + "|" + raw))
+        for channel_value, raw, country, contact_ref in distinct:
+            refs_out.append(contact_ref)
             channels.append(channel_value)
             countries.append(country)
             try:
@@ -294,32 +362,81 @@ class _Loader:
             schema={"contact_ref": pl.String, "channel": pl.String, "country": pl.String,
                     "contact_sha256": pl.String, "reason": pl.String},
         )
-        self.con.register("contact_map", frame.to_arrow())
-        return "contact_map"
+        self.con.register("contact_map_frame", frame.to_arrow())
+        try:
+            self._add_hashes(item, "contact_map_frame", {}, "contact_sha256")
+            self.con.execute("""
+                INSERT INTO contact_norm
+                SELECT m.contact_ref, m.channel, m.country, m.reason, d.hash_no
+                FROM contact_map_frame m LEFT JOIN hash_dict d ON d.raw = m.contact_sha256""")
+        finally:
+            self.con.unregister("contact_map_frame")
+        return "contact_norm"
+
+    def _add_hashes(self, item: InputFile, relation: str, bound: dict[str, object],
+                    column: str) -> None:
+        """Add this file's distinct contact hashes to `hash_dict`, checked once each."""
+        # One number per normalized hash (spellings that differ in case or blanks share it),
+        # none for a blank value.
+        sql = f"""
+            INSERT INTO hash_dict
+            WITH new AS (
+                SELECT raw, {normalized_hex('raw')} AS hash
+                FROM (SELECT DISTINCT {column} AS raw FROM {relation} r) v
+                WHERE raw IS NOT NULL
+                  AND NOT EXISTS (SELECT 1 FROM hash_dict d WHERE d.raw = v.raw)
+            ),
+            known AS (SELECT hash, min(hash_no) AS hash_no FROM hash_dict GROUP BY hash)
+            SELECT n.raw, n.hash, n.hash IS NOT NULL AND {hex64_ok('n.hash')},
+                   CASE WHEN n.hash IS NOT NULL THEN coalesce(
+                       k.hash_no,
+                       (SELECT coalesce(max(hash_no), 0) FROM hash_dict)
+                       + dense_rank() OVER (ORDER BY n.hash)) END
+            FROM new n LEFT JOIN known k ON k.hash = n.hash"""
+        try:
+            self.con.execute(sql, bind(sql, bound))
+        except duckdb.Error:
+            raise BadDataError(f"{item.display}: cannot be read as {item.format.upper()}"
+                               ) from None
 
     def _typed_stage(self, item: InputFile, columns: list[Column], snapshot_from_name: str | None,
-                     contact_map: str | None) -> int:
-        """Check every cell; write valid rows to stage_<table>, rejects to `rejects`."""
+                     contact_map: str | None, relation: str, bound: dict[str, object],
+                     native: dict[str, str]) -> tuple[int, int]:
+        """Check every cell; write valid rows to stage_<table>, rejects to `rejects`.
+
+        Returns (rows read, rows rejected).
+        """
         tz = "$tz"
         checks: list[tuple[str, str]] = []
         typed: dict[str, str] = {}
+        join = ""
         for column in columns:
             if column.name == "contact":
                 continue
             ref = f"r.{column.name}"
-            checks.append((column.name, problem(column, ref, tz)))
-            typed[column.name] = convert(column, ref, tz)
-        join = ""
+            if column.name in native:
+                checks.append((column.name, problem_native(column, ref)))
+                typed[column.name] = convert_native(column, ref, native[column.name], tz)
+            elif column.kind == "hex64":
+                # Checked and numbered once per distinct value, not once per row.
+                self._add_hashes(item, relation, bound, column.name)
+                alias = f"h_{column.name}"
+                join += f" LEFT JOIN hash_dict {alias} ON {alias}.raw = {ref}"
+                checks.append((column.name, problem_by_dictionary(column, alias)))
+                typed[column.name] = f"{alias}.hash_no"
+            else:
+                checks.append((column.name, problem(column, ref, tz)))
+                typed[column.name] = convert(column, ref, tz)
         if contact_map is not None:
-            join = (f" LEFT JOIN accounts_all a ON a.account_id = TRY_CAST(trim(r.account_id) AS "
-                    f"BIGINT) LEFT JOIN {contact_map} m ON m.contact_ref = r.contact_ref AND "
-                    "m.channel IS NOT DISTINCT FROM lower(trim(r.channel)) AND "
-                    "m.country IS NOT DISTINCT FROM a.country")
+            join += (f" LEFT JOIN accounts_all a ON a.account_id = TRY_CAST(trim(r.account_id) "
+                     f"AS BIGINT) LEFT JOIN {contact_map} m ON m.contact_ref = r.contact_ref AND "
+                     "m.channel IS NOT DISTINCT FROM lower(trim(r.channel)) AND "
+                     "m.country IS NOT DISTINCT FROM a.country")
             # A contact the map does not know (it cannot happen; never let it pass unhashed).
             checks.append(("contact", "CASE WHEN r.contact_ref IS NOT NULL THEN coalesce("
-                                      "m.reason, CASE WHEN m.contact_sha256 IS NULL THEN "
+                                      "m.reason, CASE WHEN m.hash_no IS NULL THEN "
                                       "'unreadable row' END) END"))
-            hashed = "m.contact_sha256"
+            hashed = "m.hash_no"
             if "contact_sha256" in typed:
                 hashed = f"coalesce({hashed}, {typed['contact_sha256']})"
             typed["contact_sha256"] = hashed
@@ -335,16 +452,18 @@ class _Loader:
             f"WHEN ({expr}) IS NOT NULL THEN '{name}'" for name, expr in checks) + " END"
         reason_text = "coalesce(" + ", ".join(expr for _, expr in checks) + ")"
         typed_cols = ", ".join(f"{expr} AS {name}" for name, expr in typed.items())
-        params: dict[str, object] = {"tz": self.incident.input_timezone}
+        params: dict[str, object] = {**bound, "tz": self.incident.input_timezone}
         if snapshot_from_name is not None:
             params["snapshot"] = snapshot_from_name
         self.con.execute("DROP TABLE IF EXISTS stage_checked")
-        # Inside a transaction row ids start at a large offset: count from the first one.
-        sql = (f"CREATE TEMP TABLE stage_checked AS SELECT r.rowid - (SELECT min(rowid) FROM "
-               f"stage_raw) AS record, {typed_cols}, "
+        sql = (f"CREATE TEMP TABLE stage_checked AS SELECT r.record, {typed_cols}, "
                f"{reason_case} AS bad_column, {reason_text} AS bad_reason "
-               f"FROM stage_raw r{join}")
-        self.con.execute(sql, bind(sql, params))
+               f"FROM {relation} r{join}")
+        try:
+            self.con.execute(sql, bind(sql, params))
+        except duckdb.Error:
+            raise BadDataError(f"{item.display}: cannot be read as {item.format.upper()}") from None
+        rows = self._count("stage_checked")
         bad = self.con.execute(
             "SELECT record, bad_column, bad_reason FROM stage_checked WHERE bad_column IS NOT NULL "
             "ORDER BY record").fetchall()
@@ -357,15 +476,20 @@ class _Loader:
                 self._reject(item, line_of(int(record)), column, reason)
         self._prepare_output(item.table)
         present = set(typed)
-        sql = (f"INSERT INTO stage_{item.table} SELECT "
+        # Identical contact rows of one file are one state (see compaction._SIMPLE_RUNS).
+        distinct = "DISTINCT " if item.table == "contacts" else ""
+        sql = (f"INSERT INTO stage_{item.table} SELECT {distinct}"
                f"{self._output_select(item.table, present)} "
                "FROM stage_checked WHERE bad_column IS NULL")
-        self.con.execute(sql, bind(sql, {"key": self.key.hex}))
+        self.con.execute(sql)
+        if item.table == "contacts":
+            for (snapshot,) in self.con.execute(
+                    "SELECT DISTINCT snapshot_date FROM stage_checked "
+                    "WHERE bad_column IS NULL").fetchall():
+                self.files_per_snapshot[snapshot] = self.files_per_snapshot.get(snapshot, 0) + 1
         self.con.execute("DROP TABLE stage_checked")
-        self.con.execute("DROP TABLE stage_raw")
-        if contact_map is not None:
-            self.con.unregister(contact_map)
-        return len(bad)
+        self.con.execute("DROP TABLE IF EXISTS stage_raw")
+        return rows, len(bad)
 
     def _line_of_record(self, item: InputFile) -> Callable[[int], int | None]:
         """Maps a staged record's index to its line (CSV) or row number (Parquet)."""
@@ -384,10 +508,11 @@ class _Loader:
                      "partner_id VARCHAR",
         "campaigns": "campaign_id VARCHAR, advertiser_id VARCHAR, name VARCHAR",
         "campaign_audiences": "campaign_id VARCHAR, audience_id VARCHAR",
-        "contacts": "snapshot_date DATE, account_id BIGINT, channel VARCHAR, pseudonym UHUGEINT, "
+        # hash_no: the contact hash's number in `hash_dict` (see `_add_identifiers`)
+        "contacts": "snapshot_date DATE, account_id BIGINT, channel VARCHAR, hash_no INTEGER, "
                     "purposes VARCHAR",
         "matches": "matched_at TIMESTAMP, account_id BIGINT, audience_id VARCHAR, "
-                   "channel VARCHAR, pseudonym UHUGEINT",
+                   "channel VARCHAR, hash_no INTEGER",
         "deliveries": "served_at TIMESTAMP, campaign_id VARCHAR, account_id BIGINT, "
                       "impressions BIGINT",
     }
@@ -410,13 +535,10 @@ class _Loader:
         if table == "campaign_audiences":
             return "campaign_id, audience_id"
         if table == "contacts":
-            return (f"snapshot_date, account_id, channel, {pseudonym_sql('contact_sha256')}, "
-                    "purposes")
+            return "snapshot_date, account_id, channel, contact_sha256, purposes"
         if table == "matches":
-            if "identifier_sha256" not in present:
-                return f"matched_at, account_id, audience_id, {col('channel')}, NULL"
-            return (f"matched_at, account_id, audience_id, {col('channel')}, CASE WHEN "
-                    f"identifier_sha256 IS NOT NULL THEN {pseudonym_sql('identifier_sha256')} END")
+            return (f"matched_at, account_id, audience_id, {col('channel')}, "
+                    f"{col('identifier_sha256')}")
         return f"served_at, campaign_id, account_id, coalesce({col('impressions')}, 1)"
 
     def _check_snapshot_dates(self, item: InputFile) -> None:
@@ -464,39 +586,56 @@ class _Loader:
         if "contacts" in self.staged_tables or "matches" in self.staged_tables:
             self._add_identifiers()
         if "contacts" in self.staged_tables:
-            compaction.add_snapshots(con)
+            compaction.add_snapshots(con, one_file_per_snapshot=all(
+                count == 1 for count in self.files_per_snapshot.values()))
         if "matches" in self.staged_tables:
-            con.execute("""
-                CREATE TEMP TABLE merged_matches AS
-                SELECT matched_at, account_id, audience_id, channel, identifier_id,
-                       sum(copies) AS copies
-                FROM (
-                    SELECT matched_at, account_id, audience_id, channel, identifier_id, copies
-                    FROM matches
-                    UNION ALL
-                    SELECT s.matched_at, s.account_id, s.audience_id, s.channel,
-                           i.identifier_id, 1
-                    FROM stage_matches s LEFT JOIN identifiers i ON i.pseudonym = s.pseudonym
-                )
-                GROUP BY ALL""")
-            con.execute("DELETE FROM matches")
-            con.execute("INSERT INTO matches SELECT * FROM merged_matches")
-            con.execute("DROP TABLE merged_matches")
+            self._merge_matches()
         if "deliveries" in self.staged_tables:
             con.execute("INSERT INTO deliveries SELECT * FROM stage_deliveries")
 
+    def _merge_matches(self) -> None:
+        """Add the staged matches, identical rows folded into one with a copies count."""
+        new_rows = """
+            SELECT s.matched_at, s.account_id, s.audience_id, s.channel, h.identifier_id,
+                   1 AS copies
+            FROM stage_matches s LEFT JOIN hash_identifier h ON h.hash_no = s.hash_no"""
+        fold = ("SELECT matched_at, account_id, audience_id, channel, identifier_id, "
+                "sum(copies) AS copies FROM ({rows}) GROUP BY ALL")
+        if not self.con.execute("SELECT 1 FROM matches LIMIT 1").fetchall():
+            # The first load of matches: no need to rewrite the table.
+            self.con.execute("INSERT INTO matches " + fold.format(rows=new_rows))
+            return
+        both = ("SELECT matched_at, account_id, audience_id, channel, identifier_id, copies "
+                f"FROM matches UNION ALL {new_rows}")
+        self.con.execute("CREATE TEMP TABLE merged_matches AS " + fold.format(rows=both))
+        self.con.execute("DELETE FROM matches")
+        self.con.execute("INSERT INTO matches SELECT * FROM merged_matches")
+        self.con.execute("DROP TABLE merged_matches")
+
     def _add_identifiers(self) -> None:
+        """Pseudonymize each loaded contact hash once; leave `hash_identifier` for the merge."""
         sources = []
         if "contacts" in self.staged_tables:
-            sources.append("SELECT pseudonym FROM stage_contacts")
+            sources.append("SELECT hash_no FROM stage_contacts")
         if "matches" in self.staged_tables:
-            sources.append("SELECT pseudonym FROM stage_matches WHERE pseudonym IS NOT NULL")
-        self.con.execute(f"""
+            sources.append("SELECT hash_no FROM stage_matches WHERE hash_no IS NOT NULL")
+        sql = f"""
+            CREATE TEMP TABLE hash_pseudonyms AS
+            SELECT d.hash_no, {pseudonym_sql('d.hash')} AS pseudonym
+            FROM (SELECT DISTINCT hash_no, hash FROM hash_dict WHERE ok) d
+            WHERE d.hash_no IN ({' UNION '.join(sources)})"""
+        self.con.execute(sql, {"key": self.key.hex})
+        self.con.execute("""
             INSERT INTO identifiers
             SELECT (SELECT coalesce(max(identifier_id), 0) FROM identifiers)
                    + row_number() OVER (ORDER BY pseudonym), pseudonym
-            FROM ({' UNION '.join(sources)}) new
+            FROM (SELECT DISTINCT pseudonym FROM hash_pseudonyms) new
             WHERE NOT EXISTS (SELECT 1 FROM identifiers i WHERE i.pseudonym = new.pseudonym)""")
+        self.con.execute("""
+            CREATE TEMP TABLE hash_identifier AS
+            SELECT h.hash_no, i.identifier_id
+            FROM hash_pseudonyms h JOIN identifiers i ON i.pseudonym = h.pseudonym""")
+        self.con.execute("DROP TABLE hash_pseudonyms")
 
 
 def load(
@@ -517,6 +656,12 @@ def load(
     try:
         record_key_fingerprint(con, key)
         con.execute("CREATE TEMP TABLE accounts_all AS SELECT * FROM accounts")
+        # Every distinct contact hash text of this load: raw text, normalized, valid, number.
+        con.execute("CREATE TEMP TABLE hash_dict (raw VARCHAR, hash VARCHAR, ok BOOLEAN, "
+                    "hash_no INTEGER)")
+        # Raw contacts normalized in this load, by keyed reference (see _contact_map).
+        con.execute("CREATE TEMP TABLE contact_norm (contact_ref VARCHAR, channel VARCHAR, "
+                    "country VARCHAR, reason VARCHAR, hash_no INTEGER)")
         # A file is known by its content, and by the date its name gives a snapshot that
         # has no snapshot_date column: the same export under another date is another snapshot.
         known = {(str(row[0]), row[1].isoformat() if row[1] else None) for row in con.execute(
@@ -570,7 +715,8 @@ def load(
                                "the workspace is unchanged") from None
         raise
     finally:
-        for name in ("accounts_all", *(f"stage_{t}" for t in loader.staged_tables)):
+        for name in ("accounts_all", "hash_dict", "hash_identifier", "contact_norm",
+                     *(f"stage_{t}" for t in loader.staged_tables)):
             with contextlib.suppress(duckdb.Error):
                 con.execute(f"DROP TABLE IF EXISTS {name}")
     loaded_files = [r for r in results if r.status not in ("already loaded",)]

@@ -23,6 +23,8 @@ REASONS = {
     "country": "not an ISO 3166-1 alpha-2 country code",
 }
 
+_ALLOWED = {"channel": "('email', 'phone')", "audience_type": "('tailored', 'partner')"}
+
 # Offsets run from -14:00 to +14:00 (DuckDB itself would accept +25:00).
 _TS_OFFSET = (r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?\s*"
               r"(Z|z|[+-](0\d|1[0-4])(:?[0-5]\d)?)$")
@@ -36,6 +38,58 @@ def literal(text: str) -> str:
 
 def trimmed(ref: str) -> str:
     return f"nullif(trim({ref}), '')"
+
+
+# Parquet column types that already are the kind's type: such cells need no parsing.
+NATIVE_TYPES = {
+    "int64": ("BIGINT", "INTEGER", "SMALLINT", "TINYINT", "UINTEGER", "USMALLINT", "UTINYINT"),
+    "positive_int": ("BIGINT", "INTEGER", "SMALLINT", "TINYINT", "UINTEGER", "USMALLINT",
+                     "UTINYINT"),
+    "date": ("DATE",),
+    "timestamp": ("TIMESTAMP WITH TIME ZONE", "TIMESTAMP", "TIMESTAMP_MS", "TIMESTAMP_S",
+                  "TIMESTAMP_NS"),
+}
+
+
+def is_native(column: Column, source_type: str) -> bool:
+    """Whether a typed (Parquet) column can be taken as it is, without a text round trip."""
+    return source_type in NATIVE_TYPES.get(column.kind, ())
+
+
+def hex64_ok(value: str) -> str:
+    """True when a lower-cased, trimmed value is 64 hexadecimal characters."""
+    return f"regexp_full_match({value}, '[0-9a-f]{{64}}')"
+
+
+def normalized_hex(ref: str) -> str:
+    return f"lower({trimmed(ref)})"
+
+
+def convert_native(column: Column, ref: str, source_type: str, tz_param: str) -> str:
+    """The value of a native typed cell (see `is_native`)."""
+    if column.kind == "timestamp":
+        if source_type == "TIMESTAMP WITH TIME ZONE":
+            return f"timezone('UTC', {ref})"
+        # A naive timestamp is read in the incident's input time zone, as naive text is.
+        return f"timezone('UTC', timezone({tz_param}, CAST({ref} AS TIMESTAMP)))"
+    if column.kind in ("int64", "positive_int"):
+        return f"CAST({ref} AS BIGINT)"
+    return ref
+
+
+def problem_native(column: Column, ref: str) -> str:
+    """A CASE expression for a native typed cell: only NULL and range can be wrong."""
+    missing = f"WHEN {ref} IS NULL THEN '{MISSING}'" if column.required else (
+        f"WHEN {ref} IS NULL THEN NULL")
+    bad = f"{ref} < 1" if column.kind == "positive_int" else "false"
+    return f"CASE {missing} WHEN {bad} THEN {literal(REASONS[column.kind])} END"
+
+
+def problem_by_dictionary(column: Column, alias: str) -> str:
+    """The check of a hex64 cell through its `hash_dict` row (`alias`), made once per value."""
+    missing = f"'{MISSING}'" if column.required else "NULL"
+    return (f"CASE WHEN {alias}.hash IS NULL THEN {missing} "
+            f"WHEN NOT {alias}.ok THEN {literal(REASONS['hex64'])} END")
 
 
 def convert(column: Column, ref: str, tz_param: str) -> str:
@@ -55,8 +109,11 @@ def convert(column: Column, ref: str, tz_param: str) -> str:
             f"WHEN regexp_matches({value}, '{_TS_NAIVE}') "
             f"THEN timezone('UTC', timezone({tz_param}, TRY_CAST({value} AS TIMESTAMP))) END"
         )
-    if kind in ("channel", "audience_type", "hex64"):
-        return f"lower({value})"
+    if kind == "hex64":
+        return normalized_hex(ref)
+    if kind in ("channel", "audience_type"):
+        # Most cells are already canonical: only the others pay for trim and lower.
+        return f"CASE WHEN {ref} IN {_ALLOWED[kind]} THEN {ref} ELSE lower({value}) END"
     if kind == "purposes":
         return value  # made canonical once per distinct text, in compaction
     if column.name == "country":
@@ -77,12 +134,10 @@ def problem(column: Column, ref: str, tz_param: str) -> str:
         bad = f"{typed} IS NULL"
         if kind == "date":
             bad += f" OR NOT regexp_matches({value}, '^\\d{{4}}-\\d{{2}}-\\d{{2}}$')"
-    elif kind == "channel":
-        bad = f"{typed} NOT IN ('email', 'phone')"
-    elif kind == "audience_type":
-        bad = f"{typed} NOT IN ('tailored', 'partner')"
+    elif kind in ("channel", "audience_type"):
+        bad = f"{typed} NOT IN {_ALLOWED[kind]}"
     elif kind == "hex64":
-        bad = f"NOT regexp_full_match({typed}, '[0-9a-f]{{64}}')"
+        bad = f"NOT {hex64_ok(typed)}"
     elif kind == "purposes":
         bad = f"NOT regexp_matches({value}, '[^|[:space:]]')"  # only separators and blanks
     elif column.name == "country":
@@ -92,4 +147,5 @@ def problem(column: Column, ref: str, tz_param: str) -> str:
     reason = REASONS["country"] if column.name == "country" else REASONS.get(kind, "invalid value")
     missing = f"WHEN {value} IS NULL THEN '{MISSING}'" if column.required else (
         f"WHEN {value} IS NULL THEN NULL")
-    return f"CASE {missing} WHEN {bad} THEN {literal(reason)} END"
+    fast = f"WHEN {ref} IN {_ALLOWED[kind]} THEN NULL " if kind in _ALLOWED else ""
+    return f"CASE {fast}{missing} WHEN {bad} THEN {literal(reason)} END"

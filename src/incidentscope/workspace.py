@@ -129,6 +129,19 @@ def load_or_create_key(key_path: Path, create: bool,
     return key
 
 
+def default_memory_limit() -> str:
+    """3 GB, or 60 % of this machine's memory when that is less.
+
+    Bounded by default: beyond the limit DuckDB spills to the workspace's temp directory
+    instead of growing (docs/benchmarks.md measures the cost).
+    """
+    limit_mb = 3 * 1024
+    with contextlib.suppress(ValueError, OSError, AttributeError):
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        limit_mb = min(limit_mb, int(total * 0.6) // 2**20)
+    return f"{max(limit_mb, 256)}MB"
+
+
 def connect(
     db_path: Path,
     *,
@@ -146,8 +159,7 @@ def connect(
     }
     if threads:
         config["threads"] = threads
-    if memory_limit:
-        config["memory_limit"] = memory_limit
+    config["memory_limit"] = memory_limit or default_memory_limit()
     try:
         with private_files():
             con = duckdb.connect(str(db_path), read_only=read_only, config=config)

@@ -229,7 +229,7 @@ def test_a_second_process_during_a_load_gets_one_line_and_exit_75(
     first = subprocess.Popen(
         [sys.executable, "-c",
          "import sys, time\nfrom incidentscope import api\n"
-         "def slow(message):\n    print('loading', flush=True)\n    time.sleep(0.4)\n"
+         "def slow(message):\n    print('loading', flush=True)\n    time.sleep(1.5)\n"
          "api.load(sys.argv[1], sys.argv[2], db_path=sys.argv[3], progress=slow)\n",
          incident, data, str(db)], stdout=subprocess.PIPE, env=env())
     assert first.stdout is not None and first.stdout.readline().strip() == b"loading"
@@ -241,8 +241,12 @@ def test_a_second_process_during_a_load_gets_one_line_and_exit_75(
                  ["replay", incident, "--db", str(db), "-q"]):
         if first.poll() is not None:
             break
-        results.append((args[0], cli(*args)))
-    first.communicate(timeout=120)
+        done = cli(*args)
+        if first.poll() is not None:
+            # The load ended while this command waited: its result proves nothing.
+            break
+        results.append((args[0], done))
+    first.communicate(timeout=300)
     assert first.returncode == 0
     assert results, "the first load ended before a second process started"
     for command, done in results:
@@ -254,7 +258,8 @@ def test_a_second_process_during_a_load_gets_one_line_and_exit_75(
             figure.crashes += 1
             figure.notes.append(f"{command}: exit {done.returncode}: {lines[-1:]!r}")
     assert table_counts(db) == scenario["counts"]
-    assert not (tmp_path / "out").exists()
+    if "run" in [command for command, _ in results]:
+        assert not (tmp_path / "out").exists()
     figure.check()
 
 

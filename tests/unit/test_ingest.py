@@ -146,7 +146,7 @@ def test_failure_in_the_middle_of_a_load_leaves_the_workspace_as_it_was(
     (data / "contacts" / "contacts_2019-08-19.csv").write_text(
         (data / "contacts" / "contacts_2019-08-12.csv").read_text())
 
-    def explode(_con: object) -> None:
+    def explode(_con: object, **_options: object) -> None:
         raise OSError("injected failure")
 
     monkeypatch.setattr(compaction, "add_snapshots", explode)
