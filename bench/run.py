@@ -1,7 +1,10 @@
 """The incidentscope benchmark: the tool against two hand-written baselines, same run.
 
     python bench/run.py --scales S            # the short benchmark (about 5 minutes)
-    python bench/run.py --scales S M L raw    # everything (L needs about an hour)
+    python bench/run.py --scales M raw        # adds M and the raw-contact case
+    python bench/run.py --scales L --memory-limit 4GB --whole-run-only   # L, spilling
+
+Scales measured in earlier invocations with the same --work stay in the table.
 
 For each scale it generates a pre-hashed Parquet scenario with the project's
 generator (weekly snapshots, 26 of them, no damage so that the baselines need no
@@ -86,7 +89,8 @@ def timed(args: list[str], extra_env: dict[str, str] | None = None) -> dict[str,
             "stdout": done.stdout}
 
 
-def bench_scale(scale: Scale, work: Path, memory_limit: str | None) -> dict[str, object]:
+def bench_scale(scale: Scale, work: Path, memory_limit: str | None,
+                whole_run_only: bool = False) -> dict[str, object]:
     case = work / scale.name
     if not (case / "incident.toml").exists():
         print(f"[{scale.name}] generating", file=sys.stderr)
@@ -99,7 +103,7 @@ def bench_scale(scale: Scale, work: Path, memory_limit: str | None) -> dict[str,
     results: dict[str, object] = {"scale": scale.name, "accounts": scale.accounts,
                                   "match_rows": scale.matches, "input_mb":
                                   round(input_bytes / 2**20, 1)}
-    for phase in ("load", "replay", "run"):
+    for phase in ("run",) if whole_run_only else ("load", "replay", "run"):
         db = work / f"{scale.name}-{phase}.duckdb"
         for stale in work.glob(f"{scale.name}-{phase}.duckdb*"):
             stale.unlink()
@@ -119,7 +123,7 @@ def bench_scale(scale: Scale, work: Path, memory_limit: str | None) -> dict[str,
             results["workspace_mb"] = round(db.stat().st_size / 2**20, 1)
         measured.pop("stdout", None)
         results[phase] = measured
-    if scale.hashed:
+    if scale.hashed and not whole_run_only:
         for name, script in (("baseline_duckdb", "duckdb_baseline.py"),
                              ("baseline_polars", "polars_baseline.py")):
             print(f"[{scale.name}] {name}", file=sys.stderr)
@@ -136,7 +140,19 @@ def bench_scale(scale: Scale, work: Path, memory_limit: str | None) -> dict[str,
     report = results.pop("report")
     assert isinstance(report, dict)
     results["affected_accounts"] = report["affected_accounts"]
+    results["memory_limit"] = memory_limit or "default"
+    results["contact_rows"] = contact_rows(work / f"{scale.name}-run.duckdb")
     return results
+
+
+def contact_rows(db: Path) -> int:
+    """Snapshot rows the run read (all contact files), from the workspace's file list."""
+    import duckdb
+
+    with duckdb.connect(str(db), read_only=True) as con:
+        row = con.execute("SELECT coalesce(sum(rows_read), 0) FROM files "
+                          "WHERE table_name = 'contacts'").fetchall()[0]
+    return int(row[0])
 
 
 def markdown(all_results: list[dict[str, object]]) -> str:
@@ -158,7 +174,17 @@ def markdown(all_results: list[dict[str, object]]) -> str:
                                                        else " (DISAGREES)")
                 lines.append(f"| {key}{agrees} | {m['seconds']} | {m['peak_mb']:.0f} | "
                              f"{rate:,.0f} |")
+        load = r.get("load", run)
+        assert isinstance(load, dict)
+        if "load" in r and "replay" in r:
+            reports = (float(run["seconds"]) - float(load["seconds"])
+                       - float(r["replay"]["seconds"]))  # type: ignore[index]
+            lines.append(f"| reports (run - load - replay) | {reports:.2f} | | |")
         lines.append("")
+        rows = int(r.get("contact_rows", 0))  # type: ignore[call-overload]
+        lines.append(f"Memory limit: {r.get('memory_limit', 'default')}. Contact snapshot rows: "
+                     f"{rows:,} ({rows / float(load['seconds']):,.0f} snapshot rows/s by the "
+                     f"whole {'load' if 'load' in r else 'run'}).")
         lines.append(f"Workspace {r.get('workspace_mb')} MB "
                      f"({100 * float(r.get('workspace_mb', 0)) / float(r['input_mb']):.0f}% "  # type: ignore[arg-type]
                      "of the input).")
@@ -178,11 +204,20 @@ def main() -> None:
     parser.add_argument("--scales", nargs="+", default=["S"], choices=sorted(SCALES))
     parser.add_argument("--work", type=Path, default=ROOT / "bench" / "out")
     parser.add_argument("--memory-limit", default=None)
+    parser.add_argument("--whole-run-only", action="store_true",
+                        help="time only the whole run, without the baselines (for L: baseline "
+                             "(a) alone needs about 18 GB at M)")
     parser.add_argument("--docs", type=Path, default=ROOT / "docs" / "benchmarks.md")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
-    results = [bench_scale(SCALES[name], args.work, args.memory_limit) for name in args.scales]
-    (args.work / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    fresh = {name: bench_scale(SCALES[name], args.work, args.memory_limit, args.whole_run_only)
+             for name in args.scales}
+    # Scales measured in earlier invocations (same work dir) stay in the table.
+    saved = args.work / "results.json"
+    earlier = json.loads(saved.read_text()) if saved.exists() else []
+    by_scale = {str(r["scale"]): r for r in earlier} | fresh
+    results = [by_scale[name] for name in SCALES if name in by_scale]
+    saved.write_text(json.dumps(results, indent=2) + "\n")
     table = markdown(results)
     text = args.docs.read_text() if args.docs.exists() else "# Benchmarks\n\n" \
         "<!-- results -->\n<!-- /results -->\n"
