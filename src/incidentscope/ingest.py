@@ -1,9 +1,13 @@
 """Input files -> workspace: validate, normalize, pseudonymize, compact; all or nothing.
 
-One load is one transaction. Each file is read into a temporary staging table
-(raw contact values are replaced there by a keyed reference at once), checked
-cell by cell in SQL, and its valid rows are merged into the workspace tables;
-rejected rows are recorded as (file, line, column, reason) without values.
+One load is one transaction. A CSV file is read into a temporary staging table (raw
+contact values are replaced there by a keyed reference at once); a Parquet file is
+read where it lies, its columns of the contract's type taken as they are. Every cell
+is checked in SQL and the valid rows are added to the staging table of their input
+table; rejected rows are recorded as (file, line, column, reason) without values.
+Work that depends on a value, not on a row, is done once per distinct value: contact
+hashes are checked and numbered in `hash_dict`, raw contacts normalized in
+`contact_norm`, both for the whole load; pseudonyms are made once per hash at the end.
 """
 
 from __future__ import annotations
