@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import math
 
-import duckdb
+from incidentscope.engine import EngineLike, as_engine
 
 MATCH_PROBABILITIES = """
 WITH bounds AS (
@@ -45,10 +45,13 @@ um AS (
                 WHEN c.matched_at < CAST(b.first_date AS TIMESTAMP) THEN b.first_date
                 ELSE b.last_date END AS a_date,
            CASE WHEN c.prev_date IS NOT NULL AND NOT c.exact THEN c.next_date END AS b_date,
+           -- date_diff in microseconds: the same in DuckDB and (transpiled) Spark SQL
            CASE WHEN c.prev_date IS NOT NULL AND NOT c.exact
-                THEN epoch(c.matched_at - CAST(c.prev_date AS TIMESTAMP))
-                     / epoch(CAST(c.next_date AS TIMESTAMP) - CAST(c.prev_date AS TIMESTAMP))
-                ELSE 0.0 END AS f
+                THEN CAST(date_diff('microsecond', CAST(c.prev_date AS TIMESTAMP), c.matched_at)
+                          AS DOUBLE)
+                     / CAST(date_diff('microsecond', CAST(c.prev_date AS TIMESTAMP),
+                                      CAST(c.next_date AS TIMESTAMP)) AS DOUBLE)
+                ELSE CAST(0 AS DOUBLE) END AS f
     FROM classified c
     JOIN account_outcomes o ON o.account_id = c.account_id
     CROSS JOIN bounds b
@@ -92,20 +95,27 @@ ORDER BY um.account_id, um.a_date, um.b_date, um.sig_channel, um.sig_identifier,
 """
 
 
-def caused_share(con: duckdb.DuckDBPyConnection) -> float:
+def caused_share(con: EngineLike) -> float:
     """Caused among classified (caused or permitted) in-window matches; 0.5 without any."""
-    row = con.execute(
-        "SELECT count(*) FILTER (WHERE match_class = 'caused'), "
-        "count(*) FILTER (WHERE match_class IN ('caused', 'permitted')) "
-        "FROM classified WHERE in_window").fetchall()[0]
+    row = as_engine(con).rows(
+        "SELECT SUM(CASE WHEN match_class = 'caused' THEN 1 ELSE 0 END), "
+        "SUM(CASE WHEN match_class IN ('caused', 'permitted') THEN 1 ELSE 0 END) "
+        "FROM classified WHERE in_window")[0]
     if row is None or not row[1]:
         return 0.5
     return round(int(row[0]) / int(row[1]), 12)
 
 
-def account_probabilities(con: duckdb.DuckDBPyConnection) -> list[tuple[int, float]]:
-    """(account_id, probability affected) for accounts in the upper but not the lower bound."""
-    rows = con.execute(MATCH_PROBABILITIES, {"caused_share": caused_share(con)}).fetchall()
+def account_probabilities(con: EngineLike,
+                          share: float | None = None) -> list[tuple[int, float]]:
+    """(account_id, probability affected) for accounts in the upper but not the lower bound.
+
+    `share`: the caused share when the caller has it already (see `caused_share`).
+    """
+    engine = as_engine(con)
+    if share is None:
+        share = caused_share(engine)
+    rows = engine.rows(MATCH_PROBABILITIES, {"caused_share": share})
     result: list[tuple[int, float]] = []
     current: int | None = None
     survive = 1.0

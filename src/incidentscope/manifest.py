@@ -82,20 +82,25 @@ def build(
     step_sql: dict[str, str],
     outputs: dict[str, bytes],
     threads: int | None,
+    engine: str = "duckdb",
 ) -> dict[str, Any]:
     incident_bytes = incident.source_path.read_bytes() if incident.source_path else b""
+    versions = {
+        "python": platform.python_version(),
+        "duckdb": _version("duckdb"),
+        "polars": _version("polars"),
+        "phonenumbers": _version("phonenumbers"),
+    }
+    if engine == "spark":
+        versions.update(pyspark=_version("pyspark"), sqlglot=_version("sqlglot"))
     return {
         "manifest_version": MANIFEST_VERSION,
         "run_id": run_id,
         "started_at": started.isoformat() + "Z",
         "finished_at": finished.isoformat() + "Z",
         "incidentscope": {"version": __version__, "git_revision": git_revision()},
-        "versions": {
-            "python": platform.python_version(),
-            "duckdb": _version("duckdb"),
-            "polars": _version("polars"),
-            "phonenumbers": _version("phonenumbers"),
-        },
+        "engine": engine,
+        "versions": versions,
         "host": {
             "platform": platform.platform(),
             "threads": threads,
@@ -169,12 +174,19 @@ def read(manifest_path: Path) -> dict[str, Any]:
 
 def verify(manifest_path: Path, data_dir: Path, *, incident_path: Path | None = None,
            key_path: Path | None = None) -> VerifyResult:
-    """Re-hash the inputs, re-run in a temporary place, and compare every output."""
+    """Re-hash the inputs, re-run in a temporary place, and compare every output.
+
+    The re-run uses the DuckDB engine whatever engine made the run: for a Spark run
+    this is a cross-engine check (both engines produce the same bytes).
+    """
     from incidentscope import api, workspace
 
     manifest = read(manifest_path)
     out_dir = manifest_path.parent
     result = VerifyResult()
+    if manifest.get("engine") == "spark":
+        result.notes.append("the run used the Spark engine; it is re-run with the DuckDB "
+                            "engine, which must give the same outputs")
     for item in manifest["inputs"]:
         path = data_dir / item["path"]
         if not path.is_file():

@@ -4,6 +4,10 @@ The classification runs as named SQL steps (`sql/*.sql`), in standard SQL so
 that it can be carried to another engine; values are bound parameters and the
 incident's lists arrive as small parameter tables. The figures are then read
 with a handful of aggregate queries and assembled into one `ReplayResult`.
+
+Every statement goes through an `Engine` (incidentscope.engine): the DuckDB
+workspace connection, or Spark (incidentscope.spark.engine), which transpiles
+the same SQL texts. Functions taking `con` accept either.
 """
 
 from __future__ import annotations
@@ -17,13 +21,11 @@ from datetime import datetime
 from importlib import resources
 from typing import Any
 
-import duckdb
 import polars as pl
 
 from incidentscope.config import Incident
+from incidentscope.engine import DuckDBEngine, Engine, EngineLike, as_engine
 from incidentscope.estimate import account_probabilities
-from incidentscope.sqlutil import bind
-from incidentscope.workspace import lock_down
 
 Progress = Callable[[str], None]
 
@@ -38,7 +40,7 @@ STEPS = (
 )
 _TEMP_TABLES = ("param_audience_types", "purpose_state", "scope_audiences", "brackets",
                 "scoped_matches", "signature_states", "classified", "account_outcomes",
-                "delivery_flags")
+                "delivery_flags", "audience_flags")
 CLASSES = ("caused", "permitted", "uncertain", "unexplained")
 SCHEMA_VERSION = 1
 
@@ -76,40 +78,61 @@ def iso_z(moment: datetime) -> str:
         f".{moment.microsecond:06d}" if moment.microsecond else "") + "Z"
 
 
-def _scalar(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any] | None = None) -> Any:
-    row = con.execute(sql, bind(sql, params or {})).fetchall()[0]
+def _scalar(con: Engine, sql: str, params: dict[str, Any] | None = None) -> Any:
+    row = con.rows(sql, params)[0]
     return row[0] if row else None
 
 
-def earliest_match(con: duckdb.DuckDBPyConnection) -> datetime | None:
-    value = _scalar(con, "SELECT min(matched_at) FROM matches")
+def earliest_match(con: EngineLike) -> datetime | None:
+    value = _scalar(as_engine(con), "SELECT min(matched_at) FROM matches")
     return value if isinstance(value, datetime) else None
 
 
-def _lower_upper(con: duckdb.DuckDBPyConnection, column: str, table: str = "classified",
+def _lower_upper(con: Engine, column: str, table: str = "classified",
                  where: str = "in_window", params: dict[str, Any] | None = None) -> dict[str, int]:
     sql = (f"SELECT COUNT(DISTINCT CASE WHEN match_class = 'caused' THEN {column} END), "
            f"COUNT(DISTINCT CASE WHEN match_class <> 'permitted' THEN {column} END) "
            f"FROM {table} WHERE {where}")
-    row = con.execute(sql, bind(sql, params or {})).fetchall()[0]
+    row = con.rows(sql, params)[0]
     assert row is not None
     return {"lower": int(row[0]), "upper": int(row[1])}
 
 
-def _breakdown(con: duckdb.DuckDBPyConnection, key_sql: str, joins: str = "",
-               where: str = "TRUE") -> dict[str, dict[str, int]]:
-    sql = (f"SELECT {key_sql} AS k, "
-           "COUNT(DISTINCT CASE WHEN c.match_class = 'caused' THEN c.account_id END), "
-           "COUNT(DISTINCT CASE WHEN c.match_class <> 'permitted' THEN c.account_id END) "
-           f"FROM classified c {joins} WHERE c.in_window AND ({where}) GROUP BY 1 ORDER BY 1")
-    result = {}
-    for key, lower, upper in con.execute(sql).fetchall():
+# Each figure query reads several figures at once: on Spark every query is a job with a
+# fixed overhead, so fewer, wider queries keep a small run fast (DuckDB does not mind).
+_FLAGGED = ("COUNT(DISTINCT CASE WHEN c.match_class = 'caused' THEN c.account_id END), "
+            "COUNT(DISTINCT CASE WHEN c.match_class <> 'permitted' THEN c.account_id END)")
+_MONTH = ("CAST(CAST(EXTRACT(YEAR FROM c.matched_at) AS INTEGER) * 100 + "
+          "CAST(EXTRACT(MONTH FROM c.matched_at) AS INTEGER) AS VARCHAR)")
+_BREAKDOWNS = f"""
+    SELECT 'by_audience_type' AS breakdown, c.audience_type AS k, {_FLAGGED}
+    FROM classified c WHERE c.in_window GROUP BY c.audience_type
+    UNION ALL
+    SELECT 'by_channel', c.channel, {_FLAGGED}
+    FROM classified c WHERE c.in_window AND c.channel IS NOT NULL GROUP BY c.channel
+    UNION ALL
+    SELECT 'by_country', acc.country, {_FLAGGED}
+    FROM classified c JOIN accounts acc ON acc.account_id = c.account_id
+    WHERE c.in_window GROUP BY acc.country
+    UNION ALL
+    SELECT 'by_month', {_MONTH}, {_FLAGGED}
+    FROM classified c WHERE c.in_window GROUP BY {_MONTH}"""
+
+
+def _breakdowns(con: Engine) -> dict[str, dict[str, dict[str, int]]]:
+    """by_audience_type, by_channel, by_country and by_month: keys with a non-zero upper."""
+    found: dict[str, dict[str, dict[str, int]]] = {
+        name: {} for name in ("by_audience_type", "by_channel", "by_country", "by_month")}
+    for breakdown, key, lower, upper in con.rows(_BREAKDOWNS):
         if key is not None and upper:
-            result[str(key)] = {"lower": int(lower), "upper": int(upper)}
+            found[str(breakdown)][str(key)] = {"lower": int(lower), "upper": int(upper)}
+    result = {name: dict(sorted(values.items())) for name, values in found.items()}
+    result["by_month"] = {f"{key[:4]}-{key[4:]}": value
+                          for key, value in result["by_month"].items()}
     return result
 
 
-def _entity_counts(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, int]]:
+def _entity_counts(con: Engine) -> dict[str, dict[str, int]]:
     """Audiences, campaigns, advertisers and partners touched by flagged matches."""
     con.execute("""
         CREATE TEMP TABLE audience_flags AS
@@ -117,7 +140,7 @@ def _entity_counts(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, int]]:
                MAX(CASE WHEN c.match_class = 'caused' THEN 1 ELSE 0 END) AS lower_flag,
                MAX(CASE WHEN c.match_class <> 'permitted' THEN 1 ELSE 0 END) AS upper_flag
         FROM classified c WHERE c.in_window GROUP BY c.audience_id""")
-    figures = {}
+    parts = []
     for name, column, joins in (
         ("affected_audiences", "f.audience_id", ""),
         ("affected_campaigns", "ca.campaign_id",
@@ -126,141 +149,152 @@ def _entity_counts(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, int]]:
          "JOIN audiences a ON a.audience_id = f.audience_id"),
         ("affected_partners", "a.partner_id", "JOIN audiences a ON a.audience_id = f.audience_id"),
     ):
-        row = con.execute(
-            f"SELECT COUNT(DISTINCT CASE WHEN f.lower_flag = 1 THEN {column} END), "
-            f"COUNT(DISTINCT CASE WHEN f.upper_flag = 1 THEN {column} END) "
-            f"FROM audience_flags f {joins}").fetchall()[0]
-        assert row is not None
-        figures[name] = {"lower": int(row[0]), "upper": int(row[1])}
-    con.execute("DROP TABLE audience_flags")
-    return figures
+        parts.append(f"SELECT '{name}' AS figure, "
+                     f"COUNT(DISTINCT CASE WHEN f.lower_flag = 1 THEN {column} END), "
+                     f"COUNT(DISTINCT CASE WHEN f.upper_flag = 1 THEN {column} END) "
+                     f"FROM audience_flags f {joins}")
+    counts = {str(name): {"lower": int(lower), "upper": int(upper)}
+              for name, lower, upper in con.rows(" UNION ALL ".join(parts))}
+    con.drop_table("audience_flags")
+    return {name: counts[name] for name in ("affected_audiences", "affected_campaigns",
+                                            "affected_advertisers", "affected_partners")}
 
 
-def _deliveries(con: duckdb.DuckDBPyConnection, params: dict[str, Any]) -> dict[str, Any] | None:
+def _deliveries(con: Engine, params: dict[str, Any],
+                loaded: bool) -> dict[str, Any] | None:
     # null when no deliveries file was loaded; a loaded file without rows gives zeros
-    if not _scalar(con, "SELECT count(*) FROM files WHERE table_name = 'deliveries'"):
+    if not loaded:
         return None
     sql = """
-        SELECT
+        SELECT served_at >= $fix_at AS after_fix,
           COUNT(DISTINCT CASE WHEN n_caused = n_matches THEN account_id END),
           COUNT(DISTINCT CASE WHEN n_flagged = n_matches THEN account_id END),
           COALESCE(SUM(CASE WHEN n_caused = n_matches THEN impressions END), 0),
           COALESCE(SUM(CASE WHEN n_flagged = n_matches THEN impressions END), 0)
-        FROM delivery_flags WHERE {period}"""
+        FROM delivery_flags
+        WHERE (served_at >= $window_start AND served_at < $fix_at) OR served_at >= $fix_at
+        GROUP BY served_at >= $fix_at"""
+    found = {bool(after_fix): row for after_fix, *row in con.rows(sql, params)}
     figures: dict[str, Any] = {}
-    for prefix, period in (("", "served_at >= $window_start AND served_at < $fix_at"),
-                           ("after_fix_", "served_at >= $fix_at")):
-        query = sql.format(period=period)
-        row = con.execute(query, bind(query, params)).fetchall()[0]
-        assert row is not None
+    for prefix, after_fix in (("", False), ("after_fix_", True)):
+        row = found.get(after_fix, [0, 0, 0, 0])
         figures[f"{prefix}accounts"] = {"lower": int(row[0]), "upper": int(row[1])}
         figures[f"{prefix}impressions"] = {"lower": int(row[2]), "upper": int(row[3])}
-    return {key: figures[key] for key in ("accounts", "impressions", "after_fix_accounts",
-                                          "after_fix_impressions")}
+    return figures
 
 
-def _coverage(con: duckdb.DuckDBPyConnection, window_start: datetime,
-              fix_at: datetime) -> dict[str, Any]:
-    dates = [r[0] for r in con.execute(
-        "SELECT snapshot_date FROM snapshots ORDER BY snapshot_date").fetchall()]
+def _coverage(con: Engine, window_start: datetime,
+              fix_at: datetime) -> tuple[dict[str, Any], bool]:
+    """The coverage figures, and whether a deliveries file was loaded."""
+    dates = [r[0] for r in con.rows("SELECT snapshot_date FROM snapshots ORDER BY snapshot_date")]
     cadence: float | int | None = None
     if len(dates) >= 2:
         median = statistics.median((b - a).days for a, b in itertools.pairwise(dates))
         cadence = int(median) if float(median).is_integer() else float(median)
     first_day, end_day = window_start.date(), fix_at.date()
     logged_days = {
-        r[0] for r in con.execute(
+        r[0] for r in con.rows(
             "SELECT DISTINCT CAST(matched_at AS DATE) FROM matches "
             "WHERE matched_at >= $lo AND matched_at < $hi",
             {"lo": datetime(first_day.year, first_day.month, first_day.day),
-             "hi": datetime(end_day.year, end_day.month, end_day.day)}).fetchall()
+             "hi": datetime(end_day.year, end_day.month, end_day.day)})
     }
     span = max((end_day - first_day).days, 0)
     params = {"window_start": window_start, "fix_at": fix_at}
-    unknown_sql = ("SELECT count(*) FROM matches m WHERE m.matched_at >= $window_start AND "
-                   "m.matched_at < $fix_at AND NOT EXISTS (SELECT 1 FROM audiences a "
-                   "WHERE a.audience_id = m.audience_id)")
+    outside, duplicates, unknown, rejected, deliveries_files = con.rows("""
+        SELECT
+          (SELECT count(*) FROM classified WHERE in_window AND prev_date IS NULL) AS outside,
+          (SELECT coalesce(sum(copies - 1), 0) FROM matches) AS duplicates,
+          (SELECT count(*) FROM matches m WHERE m.matched_at >= $window_start
+             AND m.matched_at < $fix_at
+             AND NOT EXISTS (SELECT 1 FROM audiences a WHERE a.audience_id = m.audience_id))
+            AS unknown,
+          (SELECT count(*) FROM rejects) AS rejected,
+          (SELECT count(*) FROM files WHERE table_name = 'deliveries') AS deliveries_files
+        """, params)[0]
     return {
         "snapshots": len(dates),
         "first_snapshot": dates[0].isoformat() if dates else None,
         "last_snapshot": dates[-1].isoformat() if dates else None,
         "snapshot_cadence_days": cadence,
         "missing_log_days": span - len(logged_days),
-        "outside_snapshot_range": int(_scalar(
-            con, "SELECT count(*) FROM classified WHERE in_window AND prev_date IS NULL")),
-        "duplicate_rows": int(_scalar(con, "SELECT coalesce(sum(copies - 1), 0) FROM matches")),
-        "unknown_audience_matches": int(_scalar(con, unknown_sql, params)),
-        "rejected_rows": int(_scalar(con, "SELECT count(*) FROM rejects")),
-    }
+        "outside_snapshot_range": int(outside),
+        "duplicate_rows": int(duplicates),
+        "unknown_audience_matches": int(unknown),
+        "rejected_rows": int(rejected),
+    }, bool(deliveries_files)
 
 
-def _class_counts(con: duckdb.DuckDBPyConnection, where: str) -> dict[str, int]:
-    counts = dict.fromkeys(CLASSES, 0)
-    for match_class, count in con.execute(
-            f"SELECT match_class, count(*) FROM classified WHERE {where} GROUP BY 1").fetchall():
-        counts[str(match_class)] = int(count)
-    return counts
+def _class_counts(con: Engine) -> tuple[dict[str, int], dict[str, int]]:
+    """Matches by class in the window (with `duplicates`) and after the fix."""
+    in_window: dict[str, int] = dict.fromkeys(CLASSES, 0)
+    post_fix: dict[str, int] = dict.fromkeys(CLASSES, 0)
+    duplicates = 0
+    for window, match_class, count, copies in con.rows(
+            "SELECT in_window, match_class, count(*), coalesce(sum(copies - 1), 0) "
+            "FROM classified WHERE in_window OR post_fix GROUP BY in_window, match_class"):
+        (in_window if window else post_fix)[str(match_class)] = int(count)
+        duplicates += int(copies) if window else 0
+    in_window["duplicates"] = duplicates
+    return in_window, post_fix
 
 
-def _frame(con: duckdb.DuckDBPyConnection, sql: str) -> pl.DataFrame:
-    frame = pl.from_arrow(con.sql(sql).to_arrow_table())
-    assert isinstance(frame, pl.DataFrame)
-    return frame
-
-
-def _prepare_parameters(con: duckdb.DuckDBPyConnection, incident: Incident) -> None:
-    con.execute("CREATE TEMP TABLE param_audience_types (audience_type VARCHAR)")
-    con.executemany("INSERT INTO param_audience_types VALUES ($1)",
-                    [[t] for t in incident.audience_types])
+def _prepare_parameters(con: Engine, incident: Incident) -> None:
+    con.create_table("param_audience_types", pl.DataFrame(
+        {"audience_type": list(incident.audience_types)}, schema={"audience_type": pl.String}))
     restricted = set(incident.restricted_purposes)
-    rows = con.execute("SELECT purposes_id, purposes FROM purpose_sets").fetchall()
-    con.execute("CREATE TEMP TABLE purpose_state (purposes_id INTEGER, restricted BOOLEAN)")
-    if rows:
-        con.executemany("INSERT INTO purpose_state VALUES ($1, $2)", [
-            [pid, all(label in restricted for label in str(text).split("|"))]
-            for pid, text in rows])
+    rows = con.rows("SELECT purposes_id, purposes FROM purpose_sets")
+    con.create_table("purpose_state", pl.DataFrame(
+        [(int(pid), all(label in restricted for label in str(text).split("|")))
+         for pid, text in rows],
+        schema={"purposes_id": pl.Int32, "restricted": pl.Boolean}, orient="row"))
 
 
-def drop_replay_tables(con: duckdb.DuckDBPyConnection) -> None:
+def drop_replay_tables(con: EngineLike) -> None:
+    engine = as_engine(con)
     for name in _TEMP_TABLES:
-        con.execute(f"DROP TABLE IF EXISTS {name}")
+        engine.drop_table(name)
 
 
-def classify(con: duckdb.DuckDBPyConnection, incident: Incident,
+def classify(con: EngineLike, incident: Incident,
              progress: Progress | None = None) -> tuple[datetime, datetime]:
     """Run the SQL steps; leaves the temp table `classified` for the figures and tools."""
+    engine = as_engine(con)
     say = progress or (lambda _message: None)
-    drop_replay_tables(con)
-    window_start = incident.window_start or earliest_match(con) or incident.fix_at
+    drop_replay_tables(engine)
+    window_start = incident.window_start or earliest_match(engine) or incident.fix_at
     params = {"window_start": window_start, "fix_at": incident.fix_at}
-    _prepare_parameters(con, incident)
+    _prepare_parameters(engine, incident)
     for step in STEPS:
         say(f"replay step {step}")
-        sql = step_sql(step)
-        con.execute(sql, bind(sql, params))
+        engine.execute(step_sql(step), params)
     return window_start, incident.fix_at
 
 
-def replay(con: duckdb.DuckDBPyConnection, incident: Incident, *,
+def replay(con: EngineLike, incident: Incident, *,
            progress: Progress | None = None, persist: bool = True) -> ReplayResult:
-    """Classify and compute every figure; with `persist`, store per-account outcomes."""
-    lock_down(con)  # replay reads only tables: no file access, no setting changes
+    """Classify and compute every figure; with `persist`, store per-account outcomes.
+
+    `persist` needs a DuckDB workspace (a Spark run has none: pass persist=False).
+    """
+    con = as_engine(con)
+    if persist and not isinstance(con, DuckDBEngine):
+        raise ValueError("persist=True needs the DuckDB workspace engine")
+    con.lock_down()  # replay reads only tables: no file access, no setting changes
     window_start, fix_at = classify(con, incident, progress)
     params = {"window_start": window_start, "fix_at": fix_at}
     affected = _lower_upper(con, "account_id")
-    probabilities = account_probabilities(con)
+    matches, post_fix_counts = _class_counts(con)
+    classified_matches = matches["caused"] + matches["permitted"]
+    share = round(matches["caused"] / classified_matches, 12) if classified_matches else 0.5
+    probabilities = account_probabilities(con, share)
     uncertain_mass = math.fsum(p for _, p in probabilities)
     estimate = affected["lower"] + round(uncertain_mass)
     estimate = min(max(estimate, affected["lower"]), affected["upper"])
-    matches = _class_counts(con, "in_window")
-    matches["duplicates"] = int(_scalar(
-        con, "SELECT coalesce(sum(copies - 1), 0) FROM classified WHERE in_window"))
-    post_fix: dict[str, Any] = _class_counts(con, "post_fix")
+    post_fix: dict[str, Any] = dict(post_fix_counts)
     post_fix["fix_held"] = post_fix["caused"] == 0
-    month = "CAST(EXTRACT(YEAR FROM c.matched_at) AS INTEGER) * 100 + " \
-            "CAST(EXTRACT(MONTH FROM c.matched_at) AS INTEGER)"
-    by_month = {f"{key[:4]}-{key[4:]}": value
-                for key, value in _breakdown(con, month).items()}
+    coverage, deliveries_loaded = _coverage(con, window_start, fix_at)
+    breakdowns = _breakdowns(con)
     report: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "incident": {
@@ -276,20 +310,16 @@ def replay(con: duckdb.DuckDBPyConnection, incident: Incident, *,
                               "upper": affected["upper"]},
         **_entity_counts(con),
         "matches": matches,
-        "by_audience_type": _breakdown(con, "c.audience_type"),
-        "by_channel": _breakdown(con, "c.channel", where="c.channel IS NOT NULL"),
-        "by_country": _breakdown(con, "acc.country",
-                                 joins="JOIN accounts acc ON acc.account_id = c.account_id"),
-        "by_month": by_month,
-        "deliveries": _deliveries(con, params),
+        **breakdowns,
+        "deliveries": _deliveries(con, params, deliveries_loaded),
         "post_fix": post_fix,
-        "coverage": _coverage(con, window_start, fix_at),
+        "coverage": coverage,
     }
-    weekly = _frame(con, """
+    weekly = con.frame("""
         SELECT CAST(date_trunc('week', matched_at) AS DATE) AS week, match_class,
                CAST(count(*) AS BIGINT) AS matches
         FROM classified WHERE in_window OR post_fix GROUP BY 1, 2 ORDER BY 1, 2""")
-    campaigns = _frame(con, """
+    campaigns = con.frame("""
         SELECT ca.campaign_id, cp.advertiser_id, cp.name,
                CAST(COUNT(DISTINCT CASE WHEN c.match_class = 'caused' THEN c.account_id END)
                     AS BIGINT) AS lower,
@@ -306,20 +336,21 @@ def replay(con: duckdb.DuckDBPyConnection, incident: Incident, *,
         schema={"country": pl.String, "lower": pl.Int64, "upper": pl.Int64})
     accounts = _account_frame(con, probabilities)
     if persist:
+        assert isinstance(con, DuckDBEngine)
         _persist_accounts(con, accounts)
     drop_replay_tables(con)
     return ReplayResult(report=report, weekly_matches=weekly, campaigns=campaigns,
                         countries=countries, accounts=accounts)
 
 
-def _account_frame(con: duckdb.DuckDBPyConnection,
+def _account_frame(con: Engine,
                    probabilities: list[tuple[int, float]]) -> pl.DataFrame:
     """Every account in the upper bound with its outcome, sorted by account id."""
     uncertain = pl.DataFrame(probabilities, schema={"account_id": pl.Int64, "p": pl.Float64},
                              orient="row")
-    con.register("uncertain_probability", uncertain.to_arrow())
+    con.register("uncertain_probability", uncertain)
     try:
-        frame = _frame(con, """
+        frame = con.frame("""
             SELECT o.account_id, o.certain = 1 AS certain,
                    CASE WHEN o.certain = 1 THEN 1.0 ELSE coalesce(u.p, 0.0) END AS probability,
                    o.first_caused_at, o.first_match_at, a.country
@@ -332,8 +363,9 @@ def _account_frame(con: duckdb.DuckDBPyConnection,
     return frame
 
 
-def _persist_accounts(con: duckdb.DuckDBPyConnection, accounts: pl.DataFrame) -> None:
+def _persist_accounts(engine: DuckDBEngine, accounts: pl.DataFrame) -> None:
     """The per-account outcome of the latest replay (account ids only), for the tools."""
+    con = engine.con
     con.execute("BEGIN TRANSACTION")
     try:
         con.execute("DELETE FROM affected_accounts")

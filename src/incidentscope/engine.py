@@ -1,0 +1,102 @@
+"""The SQL engine a replay runs on: one small interface, a DuckDB and a Spark implementation.
+
+The replay's SQL (the steps in `sql/*.sql`, `estimate.MATCH_PROBABILITIES` and the
+figure queries in `replay.py`) is written once, in DuckDB's dialect of standard SQL,
+with values as named parameters (`$name`). `DuckDBEngine` runs it as it is, on the
+workspace connection; `incidentscope.spark.engine.SparkEngine` transpiles each
+statement to Spark SQL with sqlglot. Either way the replay code is the same.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+import duckdb
+import polars as pl
+
+from incidentscope.sqlutil import bind
+from incidentscope.workspace import lock_down
+
+Params = Mapping[str, Any] | None
+
+
+class Engine(Protocol):
+    """What the replay needs from an engine. SQL texts are in DuckDB's dialect."""
+
+    name: str
+
+    def execute(self, sql: str, params: Params = None) -> None:
+        """Run a statement; `CREATE TEMP TABLE x AS SELECT ...` materializes `x`."""
+
+    def rows(self, sql: str, params: Params = None) -> list[tuple[Any, ...]]:
+        """All result rows as tuples (timestamps naive, in UTC)."""
+
+    def frame(self, sql: str, params: Params = None) -> pl.DataFrame:
+        """The result as a polars frame (through Arrow)."""
+
+    def register(self, name: str, frame: pl.DataFrame) -> None:
+        """Make a polars frame queryable under `name` until `unregister`."""
+
+    def unregister(self, name: str) -> None: ...
+
+    def create_table(self, name: str, frame: pl.DataFrame) -> None:
+        """A temporary table with the frame's rows and column types (parameter tables)."""
+
+    def drop_table(self, name: str) -> None:
+        """Drop a temporary table made by `execute` or `create_table`, if it exists."""
+
+    def lock_down(self) -> None:
+        """From now on, SQL reads only tables (no file access, no setting changes)."""
+
+
+class DuckDBEngine:
+    """The workspace connection, used as it is: no copies, temp tables, bound parameters."""
+
+    name = "duckdb"
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.con = con
+
+    def execute(self, sql: str, params: Params = None) -> None:
+        self.con.execute(sql, bind(sql, dict(params or {})))
+
+    def rows(self, sql: str, params: Params = None) -> list[tuple[Any, ...]]:
+        return self.con.execute(sql, bind(sql, dict(params or {}))).fetchall()
+
+    def frame(self, sql: str, params: Params = None) -> pl.DataFrame:
+        bound = bind(sql, dict(params or {}))
+        frame = pl.from_arrow(self.con.sql(sql, params=bound or None).to_arrow_table())
+        assert isinstance(frame, pl.DataFrame)
+        return frame
+
+    def register(self, name: str, frame: pl.DataFrame) -> None:
+        self.con.register(name, frame.to_arrow())
+
+    def unregister(self, name: str) -> None:
+        self.con.unregister(name)
+
+    def create_table(self, name: str, frame: pl.DataFrame) -> None:
+        # `name` is one of the replay's fixed table names, never input
+        staging = f"{name}_frame"
+        self.con.register(staging, frame.to_arrow())
+        try:
+            self.con.execute(f"CREATE TEMP TABLE {name} AS SELECT * FROM {staging}")  # noqa: S608
+        finally:
+            self.con.unregister(staging)
+
+    def drop_table(self, name: str) -> None:
+        self.con.execute(f"DROP TABLE IF EXISTS {name}")
+
+    def lock_down(self) -> None:
+        lock_down(self.con)
+
+
+EngineLike = Engine | duckdb.DuckDBPyConnection
+
+
+def as_engine(target: EngineLike) -> Engine:
+    """A DuckDB connection becomes a `DuckDBEngine`; an engine is used as it is."""
+    if isinstance(target, duckdb.DuckDBPyConnection):
+        return DuckDBEngine(target)
+    return target
