@@ -1,0 +1,35 @@
+"""The Spark engine: the same ingest checks and the same replay on Apache Spark.
+
+PySpark is optional (`pip install 'incidentscope[spark]'`); importing this package
+does not import it, `session()` does.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from incidentscope.errors import UsageError
+
+INSTALL_HINT = ("the Spark engine needs PySpark and sqlglot: "
+                "pip install 'incidentscope[spark]' (and Java 17 or newer)")
+
+
+def session(master: str | None = None, app_name: str = "incidentscope") -> Any:
+    """A SparkSession: a Spark Connect URL (sc://...), a master URL, or local[2]."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        raise UsageError(INSTALL_HINT) from None
+    builder = SparkSession.builder.appName(app_name)
+    if master and master.startswith("sc://"):
+        builder = builder.remote(master)
+    else:
+        builder = (builder.master(master or "local[2]")
+                   # Same answers as DuckDB: UTC session time, ANSI casts that fail as NULL
+                   # only where the SQL says TRY_CAST.
+                   .config("spark.sql.session.timeZone", "UTC")
+                   .config("spark.sql.shuffle.partitions", "4")
+                   .config("spark.ui.enabled", "false")
+                   # stderr is for incidentscope's own progress, not Spark's stage bars
+                   .config("spark.ui.showConsoleProgress", "false"))
+    return builder.getOrCreate()

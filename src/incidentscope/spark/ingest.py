@@ -1,0 +1,787 @@
+"""Input files -> Spark temp views: the DuckDB loader's checks and results, on Spark.
+
+`load()` reads the input contract with Spark (CSV with every column as text, or
+Parquet), checks and converts every cell with the SQL of `incidentscope.validate`
+(carried to Spark SQL by `_sqlport`), normalizes each distinct raw contact once
+with `incidentscope.normalize` (Arrow batches, `mapInArrow`), pseudonymizes with the
+workspace key in Spark SQL, compacts snapshots with the statements of
+`incidentscope.compaction`, and registers temp views with the names, columns and
+values of the DuckDB workspace tables after a load into a new workspace:
+
+    files, rejects, accounts, audiences, campaigns, campaign_audiences, identifiers,
+    purpose_sets, snapshots, contact_runs, matches, deliveries
+
+Types follow `workspace.SCHEMA`, with two differences: `identifiers.pseudonym` is the
+32-character lowercase hex string of DuckDB's UHUGEINT (same order), and timestamps
+are `TIMESTAMP_NTZ` (naive UTC, like DuckDB's TIMESTAMP). `files.load_id` and
+`files.loaded_at` are this load's own.
+
+One load into a fresh Spark session: there is no workspace to add to, so no
+"already loaded" bookkeeping beyond identical files within this load, and no check
+against earlier snapshots.
+
+Rejected rows are recorded as (file, line, column, reason), with DuckDB's reasons and
+counts. CSV lines are physical lines as in DuckDB: on the error path the driver reads
+the file with Python's csv module (as the DuckDB loader does) and maps record n to the
+line it starts on; if that reading disagrees with Spark's on the number of records, the
+line is the record number + 1 (the header), which is wrong only after a value that
+spans lines or a blank line. Parquet rows are numbered from 1.
+
+Structural CSV damage that Spark can see is rejected like DuckDB does it: a row with
+too few or too many fields ("missing columns", "too many columns") and a row with bytes
+that are not UTF-8 ("not valid UTF-8"; Spark decodes them to U+FFFD, so a row with U+FFFD
+in a file that is not valid UTF-8 is rejected). Not carried over: DuckDB's refusal of a
+whole file for an unterminated quote, for mixed line endings, or for lines over its
+maximum size; Spark reads such files in its own way. Spark's reader also turns a CRLF
+inside a quoted value into LF, where DuckDB keeps it.
+
+Privacy: no data value reaches a message, a log or an exception; errors are
+`IncidentScopeError`s with fixed texts. Raw contact values exist in the executors'
+memory while they are read, de-duplicated and normalized; no table, view, cache or
+checkpoint of this loader holds them (cached frames hold pseudonyms only). Spark itself
+may SPILL shuffle and sort blocks that contain raw values (the distinct contacts and
+the join back to the rows) to its local directories (`spark.local.dir`) when memory
+runs short; set `spark.io.encryption.enabled=true` (and encrypted local disks) where
+that matters. The key enters the plan as a one-row broadcast relation, not as a SQL
+literal, so it is not printed in query plans.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import gzip
+import io
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any, cast
+from urllib.parse import quote, unquote, urlparse
+
+from incidentscope import compaction
+from incidentscope.config import Incident
+from incidentscope.contract import LOAD_ORDER, TABLES, Column
+from incidentscope.errors import BadDataError, IncidentScopeError
+from incidentscope.ingest import FileLoad, LoadResult
+from incidentscope.inputs import InputFile, csv_header, csv_record_lines, discover
+from incidentscope.spark import _sqlport
+from incidentscope.validate import convert, problem
+from incidentscope.workspace import PseudonymKey
+
+Progress = Callable[[str], None]
+
+# The views, with the columns and types of the workspace tables (workspace.SCHEMA).
+VIEW_SCHEMAS: dict[str, str] = {
+    "files": "file_sha256 STRING, snapshot_from_name DATE, table_name STRING, path STRING, "
+             "bytes BIGINT, rows_read BIGINT, rows_loaded BIGINT, rows_rejected BIGINT, "
+             "load_id STRING, loaded_at TIMESTAMP_NTZ",
+    "rejects": "file_sha256 STRING, path STRING, line BIGINT, column_name STRING, "
+               "reason STRING",
+    "accounts": "account_id BIGINT, country STRING",
+    "audiences": "audience_id STRING, advertiser_id STRING, audience_type STRING, "
+                 "partner_id STRING",
+    "campaigns": "campaign_id STRING, advertiser_id STRING, name STRING",
+    "campaign_audiences": "campaign_id STRING, audience_id STRING",
+    "identifiers": "identifier_id BIGINT, pseudonym STRING",
+    "purpose_sets": "purposes_id INT, purposes STRING",
+    "snapshots": "snapshot_date DATE",
+    "contact_runs": "account_id BIGINT, channel STRING, identifier_id BIGINT, purposes_id INT, "
+                    "first_snapshot DATE, last_snapshot DATE",
+    "matches": "matched_at TIMESTAMP_NTZ, account_id BIGINT, audience_id STRING, "
+               "channel STRING, identifier_id BIGINT, copies BIGINT",
+    "deliveries": "served_at TIMESTAMP_NTZ, campaign_id STRING, account_id BIGINT, "
+                  "impressions BIGINT",
+}
+
+# What a staged (checked, valid) row of each table keeps, as in the DuckDB loader.
+_STAGE_SCHEMAS: dict[str, str] = {
+    "accounts": "account_id BIGINT, country STRING",
+    "audiences": VIEW_SCHEMAS["audiences"],
+    "campaigns": VIEW_SCHEMAS["campaigns"],
+    "campaign_audiences": VIEW_SCHEMAS["campaign_audiences"],
+    "contacts": "snapshot_date DATE, account_id BIGINT, channel STRING, pseudonym STRING, "
+                "purposes STRING",
+    "matches": "matched_at TIMESTAMP_NTZ, account_id BIGINT, audience_id STRING, "
+               "channel STRING, pseudonym STRING",
+    "deliveries": VIEW_SCHEMAS["deliveries"],
+}
+
+_STRUCTURAL = "__structural__"  # marks a row whose reason is found on the error path
+_REPLACEMENT = "\ufffd"
+
+
+@dataclass
+class _Part:
+    """One input file, prepared on the driver."""
+
+    index: int
+    item: InputFile
+    header: list[str] | None
+    position: dict[str, int] = field(default_factory=dict)  # contract column -> field
+    snapshot_from_name: str | None = None
+    utf8: bool = True
+
+
+def _header(spark: Any, item: InputFile) -> list[str] | None:
+    if item.format == "csv":
+        return None if item.bytes == 0 else csv_header(item)
+    try:
+        return [f.name for f in spark.read.parquet(str(item.path)).schema.fields]
+    except Exception:  # the reader's message may quote the file: keep it out
+        raise BadDataError(f"{item.display}: not a readable Parquet file") from None
+
+
+def _renames(incident: Incident, table: str) -> dict[str, str]:
+    mapping = incident.inputs.get(table)
+    return mapping.columns if mapping else {}
+
+
+def _snapshot_date_from_name(incident: Incident, item: InputFile,
+                             header: list[str] | None) -> str | None:
+    """As ingest: the date a contacts file without a snapshot_date column takes from its name."""
+    if item.table != "contacts" or item.date_in_name is None:
+        return None
+    wanted = _renames(incident, "contacts").get("snapshot_date", "snapshot_date")
+    if header is not None and wanted in header:
+        return None
+    return item.date_in_name
+
+
+def _is_utf8(item: InputFile) -> bool:
+    opener = gzip.open if item.path.name.lower().endswith(".gz") else open
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        with opener(item.path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                decoder.decode(block)
+            decoder.decode(b"", final=True)
+    except (UnicodeDecodeError, OSError, EOFError):
+        return False
+    return True
+
+
+def _prepare(spark: Any, incident: Incident, index: int, item: InputFile,
+             header: list[str] | None, extra_columns: dict[str, tuple[str, ...]]) -> _Part:
+    """Column positions and the file-level errors, with the DuckDB loader's texts."""
+    part = _Part(index, item, header)
+    if header is None:
+        return part
+    table = TABLES[item.table]
+    renames = _renames(incident, item.table)
+    for column in table.columns:
+        wanted = renames.get(column.name, column.name)
+        if wanted in header:
+            part.position[column.name] = header.index(wanted)
+    used = {header[i] for i in part.position.values()}
+    extra = tuple(sorted({name for name in header if name not in used}))
+    if extra:
+        extra_columns[item.display] = extra
+    for column in table.columns:
+        if column.name in part.position or not column.required:
+            continue
+        if column.name == "snapshot_date" and item.date_in_name:
+            part.snapshot_from_name = item.date_in_name
+            continue
+        wanted = renames.get(column.name, column.name)
+        raise BadDataError(f"{item.display}: required column '{wanted}' is missing")
+    if item.table == "contacts" and "contact" not in part.position and (
+            "contact_sha256" not in part.position):
+        raise BadDataError(f"{item.display}: needs a column 'contact' or 'contact_sha256'")
+    if item.format == "csv":
+        part.utf8 = _is_utf8(item)
+    return part
+
+
+# -- reading -------------------------------------------------------------------------------
+def _read_csv(spark: Any, paths: list[str], width: int) -> Any:
+    """CSV files (one header) as text columns c0.., _corrupt, _path and _rec."""
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import StringType, StructField, StructType
+
+    schema = StructType([StructField(f"c{i}", StringType()) for i in range(width)]
+                        + [StructField("_corrupt", StringType())])
+    # DuckDB's dialect: ',' and '"' doubled inside quotes; values may span lines.
+    frame = spark.read.csv(
+        paths, schema=schema, header=True, multiLine=True, sep=",", quote='"', escape='"',
+        encoding="UTF-8", mode="PERMISSIVE", columnNameOfCorruptRecord="_corrupt",
+        ignoreLeadingWhiteSpace=False, ignoreTrailingWhiteSpace=False, enforceSchema=True)
+    # A file read with multiLine is never split, and the load keeps each file in a
+    # partition of its own (openCostInBytes): the row's place in its partition is its
+    # record number.
+    record = F.monotonically_increasing_id() - F.shiftleft(
+        F.spark_partition_id().cast("bigint"), 33)
+    return frame.select("*", F.col("_metadata.file_path").alias("_path"),
+                        record.alias("_rec"))
+
+
+def _read_parquet(spark: Any, paths: list[str]) -> Any:
+    """Parquet files (one schema) as text columns c0.., _corrupt (NULL), _path and _rec."""
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import TimestampType
+
+    frame = spark.read.parquet(*paths)
+    columns = []
+    for i, spec in enumerate(frame.schema.fields):
+        value = F.col(f"`{spec.name}`")
+        if isinstance(spec.dataType, TimestampType):
+            # An instant: DuckDB renders it with '+00', so it is read as UTC, not local.
+            text = F.concat(value.cast("timestamp_ntz").cast("string"), F.lit("Z"))
+        else:
+            text = value.cast("string")
+        columns.append(text.alias(f"c{i}"))
+    return frame.select(*columns, F.lit(None).cast("string").alias("_corrupt"),
+                        F.col("_metadata.file_path").alias("_path"),
+                        F.col("_metadata.row_index").alias("_rec"))
+
+
+def _raw_frame(spark: Any, parts: list[_Part]) -> Any:
+    """Files of one format and header as canonical text columns, with _file, _rec, _broken."""
+    from pyspark.sql import functions as F
+
+    first = parts[0]
+    assert first.header is not None
+    width = len(first.header)
+    paths = [str(p.item.path) for p in parts]
+    frame = (_read_csv(spark, paths, width) if first.item.format == "csv"
+             else _read_parquet(spark, paths))
+    # Spark names each file by a URI (file:/x, file:///x, ... by version and file system):
+    # map every spelling of each file back to it (a small broadcast).
+    index = {str(p.item.path): p for p in parts}
+    spellings: dict[str, _Part] = {}
+    for uri in frame.inputFiles():
+        spellings[uri] = index[_local_path(uri)]
+    for part in parts:
+        quoted = quote(str(part.item.path))
+        for uri in (part.item.path.as_uri(), f"file:{quoted}", f"file://{quoted}"):
+            spellings[uri] = part
+    files = [(uri, part.index, part.snapshot_from_name, part.utf8)
+             for uri, part in spellings.items()]
+    names = spark.createDataFrame(files, "_path string, _file int, _snap string, _utf8 boolean")
+    frame = frame.join(F.broadcast(names), on="_path", how="inner")
+    broken = F.col("_corrupt").isNotNull()
+    if first.item.format == "csv" and not all(p.utf8 for p in parts):
+        replaced = F.lit(False)
+        for i in range(width):
+            replaced = replaced | (F.coalesce(F.instr(F.col(f"c{i}"), _REPLACEMENT), F.lit(0)) > 0)
+        broken = broken | (~F.col("_utf8") & replaced)
+    columns = ["_file", F.col("_rec").cast("bigint").alias("_rec"), broken.alias("_broken")]
+    for column in TABLES[first.item.table].columns:
+        if column.name in first.position:
+            value = F.col(f"c{first.position[column.name]}")
+        elif column.name == "snapshot_date":
+            value = F.col("_snap")  # from the file name, or NULL (a missing column)
+        else:
+            value = F.lit(None).cast("string")
+        columns.append(value.alias(column.name))
+    return frame.select(*columns)
+
+
+def _local_path(uri: str) -> str:
+    return str(Path(unquote(urlparse(uri).path)).resolve())
+
+
+# -- normalization of raw contacts ---------------------------------------------------------
+def _normalizer(profile: str) -> Callable[[Iterator[Any]], Iterator[Any]]:
+    """Arrow batches of distinct (channel, raw, country) -> their contact hash or reason."""
+
+    def run(batches: Iterator[Any]) -> Iterator[Any]:
+        import pyarrow as pa  # type: ignore[import-untyped,unused-ignore]
+
+        from incidentscope.normalize import NormalizationError, normalize, sha256_hex
+
+        for batch in batches:
+            hashes: list[str | None] = []
+            reasons: list[str | None] = []
+            for channel, raw, country in zip(batch.column("channel").to_pylist(),
+                                             batch.column("raw").to_pylist(),
+                                             batch.column("country").to_pylist(), strict=True):
+                try:
+                    hashes.append(sha256_hex(normalize(channel or "", raw, profile, country)))
+                    reasons.append(None)
+                except NormalizationError as exc:  # a fixed reason, never the value
+                    hashes.append(None)
+                    reasons.append(str(exc))
+            yield pa.RecordBatch.from_arrays(
+                [batch.column("channel"), batch.column("raw"), batch.column("country"),
+                 pa.array(hashes, pa.string()), pa.array(reasons, pa.string())],
+                names=["channel", "raw", "country", "m_hash", "m_reason"])
+
+    return run
+
+
+# -- checking ------------------------------------------------------------------------------
+def _spark_sql(duckdb_sql: str, tz: str) -> str:
+    return _sqlport.expression(_sqlport.bind_literals(duckdb_sql, {"tz": tz}))
+
+
+def _with_contact_hashes(incident: Incident, raw: Any, typed: dict[str, Any], accounts: Any,
+                         key_frame: Any) -> Any:
+    """Rows with m_hash / m_reason of their raw contact, and without the raw contact.
+
+    As ingest._contact_map: each distinct (channel, raw value, account country) is
+    normalized once. Rows whose channel or account id is invalid are rejected for that
+    first, so the typed values serve as the key. Only the de-duplication shuffles raw
+    values; rows meet the map again by a keyed reference of the value (as in DuckDB).
+    """
+    from pyspark.sql import functions as F
+
+    has_contact = F.expr(_spark_sql("nullif(trim(contact), '') IS NOT NULL",
+                                    incident.input_timezone))
+    rows = (raw.crossJoin(F.broadcast(key_frame))
+            .withColumn("_channel", typed["channel"])
+            .withColumn("_account", typed["account_id"])
+            .withColumn("_has_contact", has_contact)
+            .withColumn("_ref", F.when(F.col("_has_contact"), F.sha2(
+                F.concat(F.col("_key"), F.lit("|"), F.col("contact")), 256))))
+    country = accounts.select(F.col("account_id").alias("_account"),
+                              F.col("country").alias("_country"))
+    distinct = (rows.where(F.col("_has_contact"))
+                .select("_channel", "contact", "_account").distinct()
+                .join(country, on="_account", how="left")
+                .select(F.col("_channel").alias("channel"), F.col("contact").alias("raw"),
+                        F.col("_country").alias("country"))
+                .distinct())
+    mapped = distinct.mapInArrow(
+        _normalizer(incident.normalization),
+        "channel string, raw string, country string, m_hash string, m_reason string")
+    mapped = mapped.crossJoin(F.broadcast(key_frame)).select(
+        F.col("channel").alias("m_channel"), F.col("country").alias("m_country"),
+        F.sha2(F.concat(F.col("_key"), F.lit("|"), F.col("raw")), 256).alias("m_ref"),
+        "m_hash", "m_reason")
+    rows = rows.drop("contact", "_key").join(country, on="_account", how="left")
+    condition = ((rows["_ref"] == mapped["m_ref"])
+                 & rows["_channel"].eqNullSafe(mapped["m_channel"])
+                 & rows["_country"].eqNullSafe(mapped["m_country"]))
+    return rows.join(mapped, on=condition, how="left")
+
+
+def _checked(spark: Any, incident: Incident, table: str, raw: Any, accounts: Any,
+             key_frame: Any) -> Any:
+    """Typed columns, the first problem of each row, pseudonyms; no raw contact value."""
+    from pyspark.sql import functions as F
+
+    tz = incident.input_timezone
+    columns: list[Column] = list(TABLES[table].columns)
+    checks: list[tuple[str, Any]] = []
+    typed: dict[str, Any] = {}
+    for column in columns:
+        if column.name == "contact":
+            continue
+        checks.append((column.name, F.expr(_spark_sql(problem(column, column.name, "$tz"),
+                                                      tz))))
+        typed[column.name] = F.expr(_spark_sql(convert(column, column.name, "$tz"), tz))
+    frame = raw
+    if table == "contacts":
+        frame = _with_contact_hashes(incident, frame, typed, accounts, key_frame)
+        hashed = F.coalesce(F.col("m_hash"), typed["contact_sha256"])
+        # As ingest._typed_stage: the normalization's reason, then a row without any contact.
+        checks.append(("contact", F.when(F.col("_has_contact"), F.coalesce(
+            F.col("m_reason"), F.when(F.col("m_hash").isNull(), F.lit("unreadable row"))))))
+        checks.append(("contact", F.when(~F.col("_has_contact") & hashed.isNull(),
+                                         F.lit("missing value"))))
+        typed["contact_sha256"] = hashed
+    # Each check once, as a column; the first problem found is the row's reason.
+    frame = frame.select("*", *[check.alias(f"_check{i}") for i, (_, check) in enumerate(checks)])
+    reason = F.coalesce(*[F.col(f"_check{i}") for i in range(len(checks))])
+    bad_column = F.coalesce(*[F.when(F.col(f"_check{i}").isNotNull(), F.lit(name))
+                              for i, (name, _) in enumerate(checks)])
+    frame = frame.select(
+        "_file", "_rec", "_broken",
+        *[value.alias(name) for name, value in typed.items()],
+        F.when(F.col("_broken"), F.lit(_STRUCTURAL)).otherwise(bad_column).alias("_bad_column"),
+        F.when(F.col("_broken"), F.lit(_STRUCTURAL)).otherwise(reason).alias("_bad_reason"))
+    return _staged_columns(table, frame, key_frame)
+
+
+def _staged_columns(table: str, frame: Any, key_frame: Any) -> Any:
+    from pyspark.sql import functions as F
+
+    def pseudonym(column: str) -> Any:
+        # substr(sha256(key || contact hash), 1, 32): DuckDB's UHUGEINT, as hex.
+        return F.when(F.col(column).isNotNull(), F.substring(
+            F.sha2(F.concat(F.col("_key"), F.col(column)), 256), 1, 32))
+
+    keep = ["_file", "_rec", "_bad_column", "_bad_reason"]
+    if table == "contacts":
+        frame = frame.crossJoin(F.broadcast(key_frame))
+        return frame.select(*keep, "snapshot_date", "account_id", "channel",
+                            pseudonym("contact_sha256").alias("pseudonym"), "purposes")
+    if table == "matches":
+        frame = frame.crossJoin(F.broadcast(key_frame))
+        return frame.select(*keep, "matched_at", "account_id", "audience_id", "channel",
+                            pseudonym("identifier_sha256").alias("pseudonym"))
+    if table == "deliveries":
+        return frame.select(*keep, "served_at", "campaign_id", "account_id",
+                            F.coalesce(F.col("impressions"), F.lit(1)).alias("impressions"))
+    names = [c.name for c in TABLES[table].columns]
+    return frame.select(*keep, *names)
+
+
+def _field_counts(spark: Any, parts: list[_Part]) -> dict[tuple[int, int], int]:
+    """Fields in each record Spark found malformed (error path; raw lines stay in Spark)."""
+    from pyspark.sql import functions as F
+
+    def count_fields(batches: Iterator[Any]) -> Iterator[Any]:
+        import pyarrow as pa  # type: ignore[import-untyped,unused-ignore]
+
+        for batch in batches:
+            counts = []
+            for text in batch.column("_corrupt").to_pylist():
+                row = next(csv.reader(io.StringIO(text or "", newline="")), [])
+                counts.append(len(row))
+            yield pa.RecordBatch.from_arrays(
+                [batch.column("_file"), batch.column("_rec"), pa.array(counts, pa.int64())],
+                names=["_file", "_rec", "fields"])
+
+    found: dict[tuple[int, int], int] = {}
+    for part in parts:
+        assert part.header is not None
+        frame = _read_csv(spark, [str(part.item.path)], len(part.header)).where(
+            F.col("_corrupt").isNotNull())
+        # c0 too: Spark refuses a query of the corrupt-record column alone.
+        frame = frame.select(F.lit(part.index).alias("_file"),
+                             F.col("_rec").cast("bigint").alias("_rec"), "_corrupt", "c0")
+        for row in frame.mapInArrow(count_fields, "_file int, _rec bigint, fields bigint"
+                                    ).collect():
+            found[(int(row[0]), int(row[1]))] = int(row[2])
+    return found
+
+
+def _replacement_columns(spark: Any, part: _Part, records: list[int]) -> dict[int, int]:
+    """The first field holding U+FFFD in each of these records of a non-UTF-8 file."""
+    from pyspark.sql import functions as F
+
+    assert part.header is not None
+    frame = _read_csv(spark, [str(part.item.path)], len(part.header)).where(
+        F.col("_rec").isin(records))
+    first = F.coalesce(*[F.when(F.coalesce(F.instr(F.col(f"c{i}"), _REPLACEMENT), F.lit(0)) > 0,
+                                F.lit(i)) for i in range(len(part.header))])
+    return {int(r[0]): int(r[1]) for r in frame.select("_rec", first.alias("i")).collect()
+            if r[1] is not None}
+
+
+# -- the load ------------------------------------------------------------------------------
+class _Load:
+    def __init__(self, spark: Any, incident: Incident, key: PseudonymKey, say: Progress):
+        self.spark = spark
+        self.incident = incident
+        self.say = say
+        self.load_id = uuid.uuid4().hex
+        self.key_frame = spark.createDataFrame([(key.hex,)], "_key string")
+        self.extra_columns: dict[str, tuple[str, ...]] = {}
+        self.rejects: list[tuple[str, str, int | None, str | None, str]] = []
+        self.file_rows: list[tuple[Any, ...]] = []
+        self.staged: dict[str, Any] = {}  # table -> frame of valid rows (staged tables only)
+
+    def empty(self, schema: str) -> Any:
+        return self.spark.createDataFrame([], schema)
+
+    def stage_table(self, table: str, parts: list[_Part], total: int) -> list[FileLoad]:
+        from pyspark.sql import functions as F
+
+        started = time.perf_counter()
+        results: dict[int, FileLoad] = {}
+        readable = [p for p in parts if p.header is not None]
+        for part in parts:
+            if part.header is None:
+                item = part.item
+                results[part.index] = FileLoad(item.table, item.display, item.sha256,
+                                               item.bytes, 0, 0, 0, "empty")
+        counts: dict[int, tuple[int, int]] = {}
+        if readable:
+            groups: dict[tuple[str, tuple[str, ...]], list[_Part]] = {}
+            for part in readable:
+                assert part.header is not None
+                groups.setdefault((part.item.format, tuple(part.header)), []).append(part)
+            raw = None
+            for group in groups.values():
+                frame = _raw_frame(self.spark, group)
+                raw = frame if raw is None else raw.unionByName(frame)
+            accounts = self.staged.get("accounts")
+            if accounts is None:
+                accounts = self.empty(_STAGE_SCHEMAS["accounts"])
+            accounts = accounts.groupBy("account_id").agg(F.min("country").alias("country"))
+            checked = _checked(self.spark, self.incident, table, raw, accounts,
+                               self.key_frame)
+            checked = self._materialize(checked)
+            # One job per table: the row counts and the rejected rows of every file.
+            bad: list[Any] = []
+            problem_row = F.when(F.col("_bad_reason").isNotNull(), F.struct(
+                "_rec", "_bad_column", "_bad_reason"))
+            for row in checked.groupBy("_file").agg(
+                    F.count(F.lit(1)), F.count("_bad_reason"),
+                    F.collect_list(problem_row)).collect():
+                counts[int(row[0])] = (int(row[1]), int(row[2]))
+                bad.extend((int(row[0]), r[0], r[1], r[2]) for r in row[3])
+            self._record_rejects(table, readable, counts, bad)
+            valid = checked.where(F.col("_bad_reason").isNull()).drop(
+                "_file", "_rec", "_bad_column", "_bad_reason")
+            self.staged[table] = valid
+        seconds = max(time.perf_counter() - started, 1e-6)
+        rows_all = sum(c[0] for c in counts.values())
+        for part in readable:
+            item = part.item
+            read, rejected = counts.get(part.index, (0, 0))
+            status = "header only" if read == 0 else "loaded"
+            results[part.index] = FileLoad(item.table, item.display, item.sha256, item.bytes,
+                                           read, read - rejected, rejected, status)
+        ordered = [results[p.index] for p in parts]
+        for part, result in zip(parts, ordered, strict=True):
+            rate = rows_all / seconds
+            self.say(f"[{part.index}/{total}] {table}: {result.path}: {result.rows_read:,} rows "
+                     f"({rate:,.0f} rows/s), {result.rows_rejected:,} rejected")
+            self.file_rows.append((
+                part.item.sha256,
+                date.fromisoformat(part.snapshot_from_name) if part.snapshot_from_name else None,
+                table, result.path, result.bytes, result.rows_read, result.rows_loaded,
+                result.rows_rejected, self.load_id, datetime.now(UTC).replace(tzinfo=None)))
+        return ordered
+
+    def _record_rejects(self, table: str, parts: list[_Part], counts: dict[int, tuple[int, int]],
+                        bad: list[Any]) -> None:
+        by_index = {p.index: p for p in parts}
+        renames = _renames(self.incident, table)
+        structural = [p for p in parts
+                      if any(int(r[0]) == p.index and r[3] == _STRUCTURAL for r in bad)]
+        fields = _field_counts(self.spark, [p for p in structural if p.item.format == "csv"]) \
+            if structural else {}
+        replaced: dict[int, dict[int, int]] = {}
+        for part in structural:
+            if not part.utf8:
+                records = [int(r[1]) for r in bad
+                           if int(r[0]) == part.index and r[3] == _STRUCTURAL
+                           and (part.index, int(r[1])) not in fields]
+                replaced[part.index] = _replacement_columns(self.spark, part, records)
+        lines: dict[int, list[int] | None] = {}
+        rows: list[tuple[str, str, int | None, str | None, str]] = []
+        for file_index, record_value, column_name, found in sorted(
+                bad, key=lambda r: (int(r[0]), int(r[1]))):
+            part = by_index[int(file_index)]
+            item = part.item
+            header = part.header or []
+            record = int(record_value)
+            reason = str(found)
+            column: str | None
+            if found == _STRUCTURAL:
+                count = fields.get((part.index, record))
+                if count is not None and count < len(header):
+                    column, reason = header[count], "missing columns"
+                elif count is not None and count > len(header):
+                    column, reason = None, "too many columns"
+                elif part.index in replaced and record in replaced[part.index]:
+                    column, reason = header[replaced[part.index][record]], "not valid UTF-8"
+                else:
+                    column, reason = None, "unreadable row"
+            else:
+                column = renames.get(str(column_name), str(column_name))
+            if item.format != "csv":
+                line: int | None = record + 1
+            else:
+                if part.index not in lines:
+                    physical = csv_record_lines(item)
+                    lines[part.index] = (physical if len(physical) == counts[part.index][0]
+                                         else None)
+                known = lines[part.index]
+                line = known[record] if known is not None else record + 2
+            rows.append((item.sha256, item.display, line, column, reason))
+        self.rejects.extend(rows)
+
+    def finish(self) -> dict[str, Any]:
+        """The workspace tables as frames (DuckDB: _Loader.finish and compaction)."""
+        from pyspark.sql import functions as F
+
+        views: dict[str, Any] = {}
+        staged = self.staged
+        if "accounts" in staged:
+            views["accounts"] = staged["accounts"].groupBy("account_id").agg(
+                F.min("country").alias("country"))
+        for table in ("audiences", "campaigns", "campaign_audiences"):
+            if table in staged:
+                views[table] = staged[table].distinct()
+        if "audiences" in views:
+            twice = views["audiences"].groupBy("audience_id").count().where("count > 1").count()
+            if twice:
+                raise BadDataError(f"audiences: {twice} audience ids are defined more than once "
+                                   "with different values")
+        sources = []
+        if "contacts" in staged:
+            sources.append(staged["contacts"].select("pseudonym"))
+        if "matches" in staged:
+            sources.append(staged["matches"].where("pseudonym IS NOT NULL").select("pseudonym"))
+        identifiers = self.empty(VIEW_SCHEMAS["identifiers"])
+        if sources:
+            union = sources[0]
+            for more in sources[1:]:
+                union = union.union(more)
+            identifiers = self._materialize(self.spark.sql(
+                "SELECT row_number() OVER (ORDER BY pseudonym) AS identifier_id, pseudonym "
+                "FROM {u}", u=union.distinct()))
+        views["identifiers"] = identifiers
+        tables = {name: self.empty(VIEW_SCHEMAS[name])
+                  for name in ("purpose_sets", "snapshots", "contact_runs")}
+        if "contacts" in staged:
+            tables = self._compact(staged["contacts"], identifiers, tables)
+        views.update(tables)
+        if "matches" in staged:
+            matches = staged["matches"].alias("s").join(
+                identifiers.alias("i"), F.col("s.pseudonym") == F.col("i.pseudonym"), "left")
+            views["matches"] = matches.groupBy(
+                "s.matched_at", "s.account_id", "s.audience_id", "s.channel", "i.identifier_id"
+            ).agg(F.count(F.lit(1)).alias("copies"))
+        if "deliveries" in staged:
+            views["deliveries"] = staged["deliveries"]
+        return views
+
+    def _materialize(self, frame: Any) -> Any:
+        # Kept once computed (each step is used several times), and later plans start
+        # from here: analysing the whole lineage again costs more than these tiny jobs.
+        # Lazy: computed by the first action that needs it. Spark keeps the blocks in
+        # memory or local disk until the frame is garbage; they never hold raw values.
+        return frame.localCheckpoint(eager=False)
+
+    def _compact(self, stage_contacts: Any, identifiers: Any,
+                 tables: dict[str, Any]) -> dict[str, Any]:
+        """Run compaction.add_snapshots' statements on Spark views."""
+        recorder = _Recorder()
+        # The general path: its fast path relies on the DuckDB loader's per-file DISTINCT.
+        compaction.add_snapshots(cast(Any, recorder), one_file_per_snapshot=False)
+        frames = dict(tables)
+        # compaction joins contacts to identifiers through the loader's hash numbers; here
+        # the pseudonym itself serves as that number (one-to-one with the identifier).
+        frames["stage_contacts"] = stage_contacts.withColumnRenamed("pseudonym", "hash_no")
+        frames["hash_identifier"] = identifiers.selectExpr("pseudonym AS hash_no",
+                                                           "identifier_id")
+        frames["identifiers"] = identifiers
+        names = set(frames)
+        try:
+            for name, frame in frames.items():
+                frame.createOrReplaceTempView(name)
+            for sql in recorder.statements:
+                self._run_statement(sql, frames, names)
+            return {name: frames[name].selectExpr(
+                *[f"CAST({c.split()[0]} AS {c.split()[1]}) AS {c.split()[0]}"
+                  for c in VIEW_SCHEMAS[name].split(", ")]) for name in tables}
+        finally:
+            for name in names:
+                self.spark.catalog.dropTempView(name)
+
+    def _run_statement(self, duckdb_sql: str, frames: dict[str, Any], names: set[str]) -> None:
+        from sqlglot import exp
+
+        tree = _sqlport.statement(duckdb_sql)
+        if isinstance(tree, exp.Select):
+            return  # a question compaction asks (answered by the recorder), no table change
+        if isinstance(tree, exp.Create) and isinstance(tree.expression, exp.Query):
+            name = tree.this.name
+            frames[name] = self._materialize(self.spark.sql(tree.expression.sql("spark")))
+        elif isinstance(tree, exp.Insert) and isinstance(tree.expression, exp.Query):
+            name = tree.this.name
+            target = frames[name]
+            new = self.spark.sql(tree.expression.sql("spark"))
+            new = new.toDF(*target.columns)
+            frames[name] = self._materialize(target.unionByName(new.select(
+                *[new[c].cast(t) for c, t in target.dtypes])))
+        elif isinstance(tree, exp.Delete) and not tree.args.get("where"):
+            name = tree.this.name
+            frames[name] = frames[name].limit(0)
+        elif isinstance(tree, exp.Drop):
+            for table in tree.expressions:
+                frames.pop(table.name, None)
+                self.spark.catalog.dropTempView(table.name)
+            return
+        else:
+            raise _sqlport.PortError("a compaction statement without a Spark rule")
+        names.add(name)
+        frames[name].createOrReplaceTempView(name)
+
+
+class _Recorder:
+    """Stands in for a DuckDB connection: collects the statements compaction runs."""
+
+    def __init__(self) -> None:
+        self.statements: list[str] = []
+
+    def execute(self, sql: str, *_args: object) -> _Recorder:
+        self.statements.append(sql)
+        return self
+
+    def fetchall(self) -> list[tuple[object, ...]]:
+        return []
+
+
+def load(spark: Any, incident: Incident, data_dir: Path, key: PseudonymKey, *,
+         strict: bool = False, progress: Progress | None = None) -> LoadResult:
+    """Load every input file of `data_dir` into Spark temp views (see the module docstring).
+
+    The views are registered only when the whole load succeeded; on an error none is.
+    """
+    say = progress or (lambda _message: None)
+    # Dates and timestamps are UTC throughout, as in the DuckDB workspace.
+    spark.conf.set("spark.sql.session.timeZone", "UTC")
+    files = discover(data_dir, incident)
+    loader = _Load(spark, incident, key, say)
+    results: dict[int, FileLoad] = {}
+    by_table: dict[str, list[_Part]] = {}
+    known: set[tuple[str, str | None]] = set()
+    for index, item in enumerate(files, 1):
+        header = _header(spark, item)
+        identity = (item.sha256, _snapshot_date_from_name(incident, item, header))
+        if identity in known:
+            results[index] = FileLoad(item.table, item.display, item.sha256, item.bytes,
+                                      0, 0, 0, "already loaded")
+            continue
+        known.add(identity)
+        part = _prepare(spark, incident, index, item, header, loader.extra_columns)
+        by_table.setdefault(item.table, []).append(part)
+    # One file per partition, so that a row's place in its partition is its record number.
+    previous = spark.conf.get("spark.sql.files.openCostInBytes")
+    spark.conf.set("spark.sql.files.openCostInBytes", str(1 << 40))
+    try:
+        views, ordered = _run(spark, loader, by_table, results, len(files), strict, say)
+    except (IncidentScopeError, KeyboardInterrupt):
+        raise
+    except Exception as exc:
+        # Spark's messages may quote a cell or a line of the input: name the kind only.
+        raise IncidentScopeError(f"the Spark load failed ({type(exc).__name__}); nothing was "
+                                 "loaded") from None
+    finally:
+        spark.conf.set("spark.sql.files.openCostInBytes", previous)
+    for name in VIEW_SCHEMAS:
+        views[name].createOrReplaceTempView(name)
+    by_reason: dict[str, int] = {}
+    for reject in loader.rejects:
+        by_reason[reject[4]] = by_reason.get(reject[4], 0) + 1
+    return LoadResult(loader.load_id, ordered, loader.extra_columns,
+                      dict(sorted(by_reason.items())))
+
+
+def _run(spark: Any, loader: _Load, by_table: dict[str, list[_Part]],
+         results: dict[int, FileLoad], total: int, strict: bool,
+         say: Progress) -> tuple[dict[str, Any], tuple[FileLoad, ...]]:
+    for table in LOAD_ORDER:
+        if table in by_table:
+            staged = loader.stage_table(table, by_table[table], total)
+            results.update({p.index: r for p, r in zip(by_table[table], staged, strict=True)})
+    ordered = tuple(results[i] for i in sorted(results))
+    rejected = sum(r.rows_rejected for r in ordered)
+    if strict and rejected:
+        # As ingest: the first reject by path, then line (no line last).
+        first = min(loader.rejects, key=lambda r: (r[1], r[2] is None, r[2] or 0))
+        where = f" (first: {first[1]} line {first[2]}, column {first[3]}: {first[4]})"
+        raise BadDataError(f"--strict: {rejected} rows rejected{where}; nothing was loaded")
+    say("compacting contacts and merging matches")
+    views = loader.finish()
+    views["files"] = spark.createDataFrame(loader.file_rows, VIEW_SCHEMAS["files"])
+    views["rejects"] = spark.createDataFrame(loader.rejects, VIEW_SCHEMAS["rejects"])
+    for name, schema in VIEW_SCHEMAS.items():
+        frame = views.get(name)
+        if frame is None:
+            frame = loader.empty(schema)
+        # The workspace's column names and types, by position.
+        views[name] = loader._materialize(frame.selectExpr(
+            *[f"CAST(`{frame.columns[i]}` AS {c.split()[1]}) AS {c.split()[0]}"
+              for i, c in enumerate(schema.split(", "))]))
+    return views, ordered
