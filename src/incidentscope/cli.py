@@ -38,6 +38,11 @@ class Format(StrEnum):
     md = "md"
 
 
+class EngineName(StrEnum):
+    duckdb = "duckdb"
+    spark = "spark"
+
+
 IncidentArg = Annotated[Path, typer.Argument(help="The incident file (incident.toml).")]
 DataOpt = Annotated[Path, typer.Option("--data", help="Folder with the input files.")]
 DbOpt = Annotated[
@@ -150,15 +155,31 @@ def run(
     output: FormatOpt = Format.table,
     threads: ThreadsOpt = None,
     memory_limit: MemoryOpt = None,
+    engine: Annotated[EngineName, typer.Option(
+        "--engine", help="duckdb (one machine) or spark (docs/spark.md).")] = EngineName.duckdb,
+    spark_master: Annotated[str | None, typer.Option(
+        "--spark-master", help="Spark master or Spark Connect URL (sc://host:15002); "
+        "default local[2].")] = None,
 ) -> None:
     """Load, replay and write every report into OUT (report.json and more).
 
-    Example: incidentscope run incident.toml --data exports/ --out report/
+    Example: incidentscope run incident.toml --data exports/ --out report/ --engine spark
     """
     from incidentscope import api
+    from incidentscope.errors import UsageError
 
-    outcome = api.run(incident, data, out, db_path=db, strict=strict,
-                      progress=_progress(quiet), threads=threads, memory_limit=memory_limit)
+    if engine is EngineName.spark:
+        from incidentscope.spark.run import run_spark
+
+        if threads or memory_limit:
+            raise UsageError("--threads and --memory-limit apply to --engine duckdb")
+        outcome = run_spark(incident, data, out, master=spark_master, db_path=db,
+                            strict=strict, progress=_progress(quiet))
+    elif spark_master is not None:
+        raise UsageError("--spark-master needs --engine spark")
+    else:
+        outcome = api.run(incident, data, out, db_path=db, strict=strict,
+                          progress=_progress(quiet), threads=threads, memory_limit=memory_limit)
     _show_result(outcome.result, output)
     if not quiet:
         for path in outcome.outputs:
