@@ -3,6 +3,7 @@
     python bench/run.py --scales S            # the short benchmark (about 5 minutes)
     python bench/run.py --scales M raw        # adds M and the raw-contact case
     python bench/run.py --scales L --memory-limit 4GB --whole-run-only   # L, spilling
+    python bench/run.py --scales L --baselines-only --baseline-memory-limit 8GB
 
 Scales measured in earlier invocations with the same --work stay in the table.
 
@@ -31,6 +32,7 @@ import json
 import os
 import platform
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -75,11 +77,22 @@ def generate(scale: Scale, out: Path) -> float:
     return time.perf_counter() - started
 
 
-def timed(args: list[str], extra_env: dict[str, str] | None = None) -> dict[str, float | str]:
-    """Wall seconds and peak RSS (MB) of one command in a fresh process."""
+def timed(args: list[str], extra_env: dict[str, str] | None = None,
+          address_space_gb: int | None = None) -> dict[str, float | str]:
+    """Wall seconds and peak RSS (MB) of one command in a fresh process.
+
+    `address_space_gb` caps the process's virtual memory, so that a baseline that needs
+    more than the machine has fails by itself instead of waking the kernel's OOM killer.
+    """
+    def cap() -> None:
+        if address_space_gb:
+            limit = address_space_gb * 2**30
+            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
     started = time.perf_counter()
     done = subprocess.run(["/usr/bin/time", "-v", *args], capture_output=True, text=True,
-                          env={**os.environ, **(extra_env or {})}, check=False)
+                          env={**os.environ, **(extra_env or {})}, check=False,
+                          preexec_fn=cap)  # no threads here: preexec_fn is safe
     seconds = time.perf_counter() - started
     if done.returncode != 0:
         raise RuntimeError(f"failed: {' '.join(args[:4])}\n{done.stderr[-2000:]}")
@@ -124,25 +137,51 @@ def bench_scale(scale: Scale, work: Path, memory_limit: str | None,
         measured.pop("stdout", None)
         results[phase] = measured
     if scale.hashed and not whole_run_only:
-        for name, script in (("baseline_duckdb", "duckdb_baseline.py"),
-                             ("baseline_polars", "polars_baseline.py")):
-            print(f"[{scale.name}] {name}", file=sys.stderr)
-            measured = timed([PYTHON, str(ROOT / "bench" / "baselines" / script), str(data),
-                              WINDOW_START, FIX_AT])
-            figures = json.loads(str(measured.pop("stdout")))
-            report = results["report"]
-            assert isinstance(report, dict)
-            tool_figures = {"matches": {k: report["matches"][k] for k in figures["matches"]},
-                            "affected_accounts": {
-                                k: report["affected_accounts"][k] for k in ("lower", "upper")}}
-            measured["agrees"] = figures == tool_figures
-            results[name] = measured
+        report = results["report"]
+        assert isinstance(report, dict)
+        results.update(run_baselines(scale, data, report, None))
     report = results.pop("report")
     assert isinstance(report, dict)
     results["affected_accounts"] = report["affected_accounts"]
     results["memory_limit"] = memory_limit or "default"
     results["contact_rows"] = contact_rows(work / f"{scale.name}-run.duckdb")
     return results
+
+
+def run_baselines(scale: Scale, data: Path, report: dict[str, object],
+                  memory_limit: str | None) -> dict[str, object]:
+    """Time both baselines and check their figures against the tool's report."""
+    results: dict[str, object] = {}
+    extra_env = {"BASELINE_MEMORY_LIMIT": memory_limit} if memory_limit else None
+    for name, script in (("baseline_duckdb", "duckdb_baseline.py"),
+                         ("baseline_polars", "polars_baseline.py")):
+        print(f"[{scale.name}] {name}", file=sys.stderr)
+        try:
+            measured = timed([PYTHON, str(ROOT / "bench" / "baselines" / script), str(data),
+                              WINDOW_START, FIX_AT], extra_env,
+                             address_space_gb=20 if memory_limit else None)
+        except RuntimeError as exc:  # e.g. out of memory: recorded, not fatal
+            results[name] = {"failed": str(exc).splitlines()[-1][:200]}
+            continue
+        figures = json.loads(str(measured.pop("stdout")))
+        matches = report["matches"]
+        affected = report["affected_accounts"]
+        assert isinstance(matches, dict) and isinstance(affected, dict)
+        tool_figures = {"matches": {k: matches[k] for k in figures["matches"]},
+                        "affected_accounts": {k: affected[k] for k in ("lower", "upper")}}
+        measured["agrees"] = figures == tool_figures
+        if memory_limit:
+            measured["memory_limit"] = memory_limit
+        results[name] = measured
+    return results
+
+
+def baselines_only(scale: Scale, work: Path, earlier: dict[str, object],
+                   memory_limit: str | None) -> dict[str, object]:
+    """The baselines against the report of an earlier whole run of this scale."""
+    report = json.loads((work / f"{scale.name}-out" / "report.json").read_text())
+    return {**earlier, **run_baselines(scale, work / scale.name / "data", report,
+                                       memory_limit)}
 
 
 def contact_rows(db: Path) -> int:
@@ -169,9 +208,14 @@ def markdown(all_results: list[dict[str, object]]) -> str:
             if key in r:
                 m = r[key]
                 assert isinstance(m, dict)
+                if "failed" in m:
+                    lines.append(f"| {key} | failed: {m['failed']} | | |")
+                    continue
                 rate = int(r["match_rows"]) / float(m["seconds"])  # type: ignore[call-overload]
                 agrees = "" if "agrees" not in m else (" (agrees)" if m["agrees"]
                                                        else " (DISAGREES)")
+                if "memory_limit" in m:
+                    agrees += f", memory limit {m['memory_limit']}"
                 lines.append(f"| {key}{agrees} | {m['seconds']} | {m['peak_mb']:.0f} | "
                              f"{rate:,.0f} |")
         load = r.get("load", run)
@@ -189,7 +233,7 @@ def markdown(all_results: list[dict[str, object]]) -> str:
                      f"({100 * float(r.get('workspace_mb', 0)) / float(r['input_mb']):.0f}% "  # type: ignore[arg-type]
                      "of the input).")
         for key, label in (("baseline_duckdb", "(a) DuckDB"), ("baseline_polars", "(b) polars")):
-            if key in r:
+            if key in r and "seconds" in r[key]:  # type: ignore[operator]
                 base = r[key]
                 assert isinstance(base, dict)
                 ratio = float(run["seconds"]) / float(base["seconds"])
@@ -207,15 +251,25 @@ def main() -> None:
     parser.add_argument("--whole-run-only", action="store_true",
                         help="time only the whole run, without the baselines (for L: baseline "
                              "(a) alone needs about 18 GB at M)")
+    parser.add_argument("--baselines-only", action="store_true",
+                        help="run only the baselines, against the report of an earlier whole "
+                             "run of the scale in --work (with --baseline-memory-limit: L)")
+    parser.add_argument("--baseline-memory-limit", default=None,
+                        help="DuckDB memory limit for baseline (a), e.g. 8GB (it then spills)")
     parser.add_argument("--docs", type=Path, default=ROOT / "docs" / "benchmarks.md")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
-    fresh = {name: bench_scale(SCALES[name], args.work, args.memory_limit, args.whole_run_only)
-             for name in args.scales}
     # Scales measured in earlier invocations (same work dir) stay in the table.
     saved = args.work / "results.json"
     earlier = json.loads(saved.read_text()) if saved.exists() else []
-    by_scale = {str(r["scale"]): r for r in earlier} | fresh
+    by_scale = {str(r["scale"]): r for r in earlier}
+    if args.baselines_only:
+        fresh = {name: baselines_only(SCALES[name], args.work, by_scale[name],
+                                      args.baseline_memory_limit) for name in args.scales}
+    else:
+        fresh = {name: bench_scale(SCALES[name], args.work, args.memory_limit,
+                                   args.whole_run_only) for name in args.scales}
+    by_scale |= fresh
     results = [by_scale[name] for name in SCALES if name in by_scale]
     saved.write_text(json.dumps(results, indent=2) + "\n")
     table = markdown(results)

@@ -13,7 +13,9 @@ prints the figures as JSON.
 from __future__ import annotations
 
 import json
+import os
 import sys
+import tempfile
 
 import duckdb
 
@@ -96,6 +98,10 @@ FROM classified
 def figures(data_dir: str, window_start: str, fix_at: str) -> dict[str, object]:
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
+    limit = os.environ.get("BASELINE_MEMORY_LIMIT")
+    if limit:  # only for scale L, which needs more than this machine's memory otherwise
+        con.execute("SET memory_limit = $1", [limit])
+        con.execute("SET temp_directory = $1", [tempfile.mkdtemp(prefix="baseline-spill-")])
     row = con.execute(QUERY, {
         "contacts": f"{data_dir}/contacts/*.parquet", "matches": f"{data_dir}/matches.parquet",
         "audiences": f"{data_dir}/audiences.parquet",
