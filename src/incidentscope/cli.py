@@ -53,7 +53,8 @@ FormatOpt = Annotated[Format, typer.Option("--format", help="table, json or md."
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")]
 ThreadsOpt = Annotated[int | None, typer.Option("--threads", help="DuckDB threads.")]
 MemoryOpt = Annotated[
-    str | None, typer.Option("--memory-limit", help="DuckDB memory limit, e.g. 4GB.")
+    str | None, typer.Option("--memory-limit", help="DuckDB memory limit, e.g. 4GB (default: "
+                              "3GB, or 60% of memory if less; DuckDB spills beyond it).")
 ]
 
 
