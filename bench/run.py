@@ -148,20 +148,24 @@ def bench_scale(scale: Scale, work: Path, memory_limit: str | None,
     return results
 
 
+BASELINES = {"duckdb": ("baseline_duckdb", "duckdb_baseline.py"),
+             "polars": ("baseline_polars", "polars_baseline.py")}
+
+
 def run_baselines(scale: Scale, data: Path, report: dict[str, object],
-                  memory_limit: str | None) -> dict[str, object]:
-    """Time both baselines and check their figures against the tool's report."""
+                  memory_limit: str | None,
+                  which: tuple[str, ...] = tuple(BASELINES)) -> dict[str, object]:
+    """Time the baselines and check their figures against the tool's report."""
     results: dict[str, object] = {}
     extra_env = {"BASELINE_MEMORY_LIMIT": memory_limit} if memory_limit else None
-    for name, script in (("baseline_duckdb", "duckdb_baseline.py"),
-                         ("baseline_polars", "polars_baseline.py")):
+    for name, script in (BASELINES[key] for key in which):
         print(f"[{scale.name}] {name}", file=sys.stderr)
         try:
             measured = timed([PYTHON, str(ROOT / "bench" / "baselines" / script), str(data),
                               WINDOW_START, FIX_AT], extra_env,
                              address_space_gb=20 if memory_limit else None)
         except RuntimeError as exc:  # e.g. out of memory: recorded, not fatal
-            results[name] = {"failed": str(exc).splitlines()[-1][:200]}
+            results[name] = {"failed": failure_reason(str(exc))}
             continue
         figures = json.loads(str(measured.pop("stdout")))
         matches = report["matches"]
@@ -176,12 +180,26 @@ def run_baselines(scale: Scale, data: Path, report: dict[str, object],
     return results
 
 
+def failure_reason(text: str) -> str:
+    """The line that says why a command failed, from its stderr and /usr/bin/time -v."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    for needle in ("MemoryError", "memory allocation", "Out of Memory", "OutOfMemory",
+                   "terminated by signal"):
+        for line in lines:
+            if needle in line:
+                return line[:200]
+    # Otherwise the last line before /usr/bin/time's report (a traceback's last line).
+    timed_at = next((i for i, line in enumerate(lines) if line.startswith("Command being")),
+                    len(lines))
+    return lines[timed_at - 1][:200] if timed_at else "unknown"
+
+
 def baselines_only(scale: Scale, work: Path, earlier: dict[str, object],
-                   memory_limit: str | None) -> dict[str, object]:
+                   memory_limit: str | None, which: tuple[str, ...]) -> dict[str, object]:
     """The baselines against the report of an earlier whole run of this scale."""
     report = json.loads((work / f"{scale.name}-out" / "report.json").read_text())
     return {**earlier, **run_baselines(scale, work / scale.name / "data", report,
-                                       memory_limit)}
+                                       memory_limit, which)}
 
 
 def contact_rows(db: Path) -> int:
@@ -254,6 +272,8 @@ def main() -> None:
     parser.add_argument("--baselines-only", action="store_true",
                         help="run only the baselines, against the report of an earlier whole "
                              "run of the scale in --work (with --baseline-memory-limit: L)")
+    parser.add_argument("--baseline", nargs="+", choices=sorted(BASELINES),
+                        default=sorted(BASELINES), help="with --baselines-only: which ones")
     parser.add_argument("--baseline-memory-limit", default=None,
                         help="DuckDB memory limit for baseline (a), e.g. 8GB (it then spills)")
     parser.add_argument("--docs", type=Path, default=ROOT / "docs" / "benchmarks.md")
@@ -265,7 +285,8 @@ def main() -> None:
     by_scale = {str(r["scale"]): r for r in earlier}
     if args.baselines_only:
         fresh = {name: baselines_only(SCALES[name], args.work, by_scale[name],
-                                      args.baseline_memory_limit) for name in args.scales}
+                                      args.baseline_memory_limit, tuple(args.baseline))
+                 for name in args.scales}
     else:
         fresh = {name: bench_scale(SCALES[name], args.work, args.memory_limit,
                                    args.whole_run_only) for name in args.scales}
