@@ -189,9 +189,9 @@ def failure_reason(text: str) -> str:
             if needle in line:
                 return line[:200]
     # Otherwise the last line before /usr/bin/time's report (a traceback's last line).
-    timed_at = next((i for i, line in enumerate(lines) if line.startswith("Command being")),
-                    len(lines))
-    return lines[timed_at - 1][:200] if timed_at else "unknown"
+    own = [i for i, line in enumerate(lines) if line.startswith("Command ")]
+    before = own[0] if own else len(lines)
+    return lines[before - 1][:200] if before else "unknown"
 
 
 def baselines_only(scale: Scale, work: Path, earlier: dict[str, object],
