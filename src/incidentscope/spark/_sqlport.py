@@ -23,8 +23,9 @@ must be UTC (the loader sets it).
 
 from __future__ import annotations
 
-import re
-from typing import cast
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
+from typing import Any, cast
 
 import sqlglot
 from sqlglot import exp
@@ -191,9 +192,45 @@ def _rewrite(node: exp.Expression) -> exp.Expression:
     return node
 
 
-def expression(duckdb_sql: str) -> str:
-    """One DuckDB SQL expression as Spark SQL."""
-    tree = sqlglot.parse_one(duckdb_sql, read="duckdb")
+def literal(value: Any) -> exp.Expr:
+    """A typed SQL literal for a parameter value (values come from the incident file)."""
+    if value is None:
+        return exp.Null()
+    if isinstance(value, bool):
+        return exp.Boolean(this=value)
+    if isinstance(value, int):
+        return exp.Literal.number(value)
+    if isinstance(value, float):
+        # a bare 0.5 is DECIMAL in Spark; DuckDB binds a Python float as DOUBLE
+        return exp.cast(exp.Literal.string(repr(value)), exp.DataType.build("DOUBLE"))
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        text = value.strftime("%Y-%m-%d %H:%M:%S.%f")
+        # TIMESTAMP in DuckDB's dialect is naive; sqlglot writes TIMESTAMP_NTZ for Spark
+        return exp.cast(exp.Literal.string(text), exp.DataType.build("TIMESTAMP", dialect="duckdb"))
+    if isinstance(value, date):
+        return exp.cast(exp.Literal.string(value.isoformat()), exp.DataType.build("DATE"))
+    if isinstance(value, str):
+        return exp.Literal.string(value)
+    raise PortError(f"cannot bind a parameter of type {type(value).__name__} for Spark")
+
+
+def bind(tree: exp.Expr, values: Mapping[str, Any]) -> exp.Expr:
+    """The tree with its `$name` parameters as typed literals (a copy; `tree` stays)."""
+    def put(node: exp.Expr) -> exp.Expr:
+        if isinstance(node, exp.Placeholder):
+            if node.name not in values:
+                raise PortError(f"parameter ${node.name} is not bound")
+            return literal(values[node.name])
+        return node
+
+    return tree.transform(put)
+
+
+def expression(duckdb_sql: str, params: Mapping[str, Any] | None = None) -> str:
+    """One DuckDB SQL expression as Spark SQL, its parameters bound."""
+    tree = bind(sqlglot.parse_one(duckdb_sql, read="duckdb"), params or {})
     # Rewrite from the leaves up, so that an outer rule sees the inner rules' results.
     return tree.transform(_rewrite, copy=True).sql(dialect="spark")
 
@@ -202,11 +239,3 @@ def statement(duckdb_sql: str) -> exp.Expression:
     """One DuckDB statement, rewritten, as a sqlglot tree (generate it with dialect spark)."""
     tree = sqlglot.parse_one(duckdb_sql, read="duckdb")
     return tree.transform(_rewrite, copy=True)
-
-
-_PARAM = re.compile(r"\$([A-Za-z_]\w*)")
-
-
-def bind_literals(duckdb_sql: str, values: dict[str, str]) -> str:
-    """Replace `$name` parameters by string literals of incidentscope's own values."""
-    return _PARAM.sub(lambda m: "'" + values[m.group(1)].replace("'", "''") + "'", duckdb_sql)

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from datetime import UTC, date, datetime
 from typing import Any
 
 import polars as pl
@@ -27,36 +26,13 @@ import sqlglot
 from sqlglot import exp
 
 from incidentscope.errors import IncidentScopeError
+from incidentscope.spark import _sqlport
 
 Params = Mapping[str, Any] | None
 
 
 class TranspileError(IncidentScopeError):
     """A replay statement could not be carried to Spark SQL (a bug in incidentscope)."""
-
-
-def _literal(value: Any) -> exp.Expr:
-    """A typed SQL literal for a parameter value (values come from the incident file)."""
-    if value is None:
-        return exp.Null()
-    if isinstance(value, bool):
-        return exp.Boolean(this=value)
-    if isinstance(value, int):
-        return exp.Literal.number(value)
-    if isinstance(value, float):
-        # a bare 0.5 is DECIMAL in Spark; DuckDB binds a Python float as DOUBLE
-        return exp.cast(exp.Literal.string(repr(value)), exp.DataType.build("DOUBLE"))
-    if isinstance(value, datetime):
-        if value.tzinfo is not None:
-            value = value.astimezone(UTC).replace(tzinfo=None)
-        text = value.strftime("%Y-%m-%d %H:%M:%S.%f")
-        # TIMESTAMP in DuckDB's dialect is naive; sqlglot writes TIMESTAMP_NTZ for Spark
-        return exp.cast(exp.Literal.string(text), exp.DataType.build("TIMESTAMP", dialect="duckdb"))
-    if isinstance(value, date):
-        return exp.cast(exp.Literal.string(value.isoformat()), exp.DataType.build("DATE"))
-    if isinstance(value, str):
-        return exp.Literal.string(value)
-    raise TranspileError(f"cannot bind a parameter of type {type(value).__name__} for Spark")
 
 
 class SparkEngine:
@@ -84,16 +60,10 @@ class SparkEngine:
             except sqlglot.errors.ParseError:
                 raise TranspileError("a replay statement cannot be parsed by sqlglot") from None
             self._parsed[sql] = tree
-        values = dict(params or {})
-
-        def bind(node: exp.Expr) -> exp.Expr:
-            if isinstance(node, exp.Placeholder):
-                if node.name not in values:
-                    raise TranspileError(f"parameter ${node.name} is not bound")
-                return _literal(values[node.name])
-            return node
-
-        bound = tree.transform(bind)  # transform copies: the parsed tree stays unbound
+        try:
+            bound = _sqlport.bind(tree, params or {})  # a copy: the parsed tree stays unbound
+        except _sqlport.PortError as exc:  # a fixed text naming a parameter or a type
+            raise TranspileError(str(exc)) from None
         if isinstance(bound, exp.Create) and bound.kind == "TABLE":
             # CREATE TEMP TABLE x AS SELECT ... -> an eager, cached temporary view
             query = bound.expression

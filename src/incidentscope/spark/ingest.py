@@ -314,7 +314,7 @@ def _normalizer(profile: str) -> Callable[[Iterator[Any]], Iterator[Any]]:
 
 # -- checking ------------------------------------------------------------------------------
 def _spark_sql(duckdb_sql: str, tz: str) -> str:
-    return _sqlport.expression(_sqlport.bind_literals(duckdb_sql, {"tz": tz}))
+    return _sqlport.expression(duckdb_sql, {"tz": tz})
 
 
 def _with_contact_hashes(incident: Incident, raw: Any, typed: dict[str, Any], accounts: Any,
