@@ -169,7 +169,12 @@ class _Loader:
 
     def stage(self, item: InputFile) -> FileLoad:
         table = TABLES[item.table]
-        header = self._header(item)
+        types: list[str] = []  # Parquet: each column's type, from the same schema read
+        if item.format == "csv":
+            header = self._header(item)
+        else:
+            described = self._parquet_columns(item)
+            header, types = [n for n, _ in described], [t for _, t in described]
         if header is None:
             return FileLoad(item.table, item.display, item.sha256, item.bytes, 0, 0, 0, "empty")
         mapping = self.incident.inputs.get(item.table)
@@ -202,7 +207,7 @@ class _Loader:
             relation, bound = self._stage_csv(item, header, refs)
             native: dict[str, str] = {}
         else:
-            relation, bound, native = self._parquet_relation(item, header, refs, columns)
+            relation, bound, native = self._parquet_relation(item, types, refs, columns)
         structural = self._structural_rejects(item, header)
         contact_map = self._contact_map(item, refs, len(header)) if "contact" in refs else None
         rows_staged, value_rejects = self._typed_stage(
@@ -246,14 +251,13 @@ class _Loader:
         return ("(SELECT rowid - (SELECT min(rowid) FROM stage_raw) AS record, * "
                 "FROM stage_raw)", {})
 
-    def _parquet_relation(self, item: InputFile, header: list[str], refs: dict[str, str],
+    def _parquet_relation(self, item: InputFile, types: list[str], refs: dict[str, str],
                           columns: list[Column]) -> tuple[str, dict[str, object], dict[str, str]]:
         """The Parquet file as a relation (record, columns...), read where it lies.
 
         Columns whose Parquet type already is the contract's type are taken as they are
         (returned as name -> type); all others are read as text and checked like CSV.
         """
-        types = [t for _name, t in self._parquet_columns(item)]
         by_name = {c.name: c for c in columns}
         native: dict[str, str] = {}
         select = ["file_row_number AS record"]
@@ -268,7 +272,7 @@ class _Loader:
                 select.append(f"{ref} AS {name}")
             else:
                 select.append(f"CAST({ref} AS VARCHAR) AS {name}")
-        aliases = ", ".join(f"c{i}" for i in range(len(header)))
+        aliases = ", ".join(f"c{i}" for i in range(len(types)))
         relation = (f"(SELECT {', '.join(select)} FROM read_parquet($path, file_row_number = "
                     f"true) AS p({aliases}, file_row_number))")
         return relation, bound, native
