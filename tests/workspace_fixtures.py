@@ -8,6 +8,8 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+import duckdb
+
 CANARY_EMAIL = "Canary.Person@Example.org"
 CANARY_EMAIL_NORMALIZED = "canary.person@example.org"
 CANARY_PHONE = "(201) 555-0123"
@@ -68,3 +70,12 @@ def write_small_case(root: Path, *, incident: str = INCIDENT) -> tuple[Path, Pat
         "served_at,campaign_id,account_id,impressions\n"
         "2019-08-08T00:00:00Z,c1,1,3\n2019-09-20T12:00:00Z,c1,2,2\n")
     return root / "incident.toml", data
+
+
+def query(db: Path, sql: str) -> list[tuple[object, ...]]:
+    """Rows of one query on a workspace, opened read-only."""
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()

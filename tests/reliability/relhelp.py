@@ -18,6 +18,7 @@ from workspace_fixtures import (
     CANARY_EMAIL_NORMALIZED,
     CANARY_PHONE,
     CANARY_PHONE_NORMALIZED,
+    query,
 )
 
 LONG = os.environ.get("INCIDENTSCOPE_LONG", "") not in ("", "0")
@@ -114,14 +115,6 @@ def csv_data_rows(path: Path) -> int:
     """Data records of a CSV file by Python's csv module (header and blank lines excluded)."""
     text = path.read_bytes().decode("utf-8", errors="replace")
     return max(sum(1 for row in csv.reader(io.StringIO(text, newline="")) if row) - 1, 0)
-
-
-def query(db: Path, sql: str) -> list[tuple[object, ...]]:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 def table_counts(db: Path) -> dict[str, int]:

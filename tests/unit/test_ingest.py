@@ -23,6 +23,7 @@ from workspace_fixtures import (
     CANARY_PHONE,
     CANARY_PHONE_NORMALIZED,
     INCIDENT,
+    query,
     sha,
     write_small_case,
 )
@@ -34,14 +35,6 @@ def counts(db: Path) -> dict[str, int]:
         names = ["accounts", "audiences", "contact_runs", "snapshots", "identifiers", "matches",
                  "deliveries", "files", "rejects"]
         return {n: con.execute(f"SELECT count(*) FROM {n}").fetchall()[0][0] for n in names}
-    finally:
-        con.close()
-
-
-def query(db: Path, sql: str) -> list[tuple[object, ...]]:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
     finally:
         con.close()
 
