@@ -44,7 +44,11 @@ class EngineName(StrEnum):
 
 
 IncidentArg = Annotated[Path, typer.Argument(help="The incident file (incident.toml).")]
-DataOpt = Annotated[Path, typer.Option("--data", help="Folder with the input files.")]
+# Strings, not Paths: Path("s3a://bucket/x") would collapse the "//" of a URI.
+DataOpt = Annotated[str, typer.Option("--data", help="Folder with the input files.")]
+RunDataOpt = Annotated[str, typer.Option(
+    "--data", help="Folder with the input files; with --engine spark also a URI "
+    "(hdfs://, s3a://, abfss://, gs://, file://...).")]
 DbOpt = Annotated[
     Path | None,
     typer.Option("--db", help="Workspace file (default: beside the incident file)."),
@@ -71,6 +75,17 @@ def _progress(quiet: bool) -> Any:
 
     console = Console(stderr=True, highlight=False)
     return lambda message: console.print(f"[dim]{message}[/dim]")
+
+
+def _local_data(data: str) -> Path:
+    """--data for the DuckDB engine: a local folder; a URI is refused (exit 64)."""
+    from incidentscope.errors import UsageError
+    from incidentscope.inputs import is_uri
+
+    if is_uri(data):
+        raise UsageError(f"--data {data}: a URI is read with --engine spark only; the DuckDB "
+                         "engine reads a local folder")
+    return Path(data)
 
 
 def _emit_json(data: object) -> None:
@@ -102,7 +117,8 @@ def load(
     from incidentscope import api
     from incidentscope.report.text import render_load
 
-    result = api.load(incident, data, db_path=db, strict=strict, progress=_progress(quiet),
+    result = api.load(incident, _local_data(data), db_path=db, strict=strict,
+                      progress=_progress(quiet),
                       threads=threads, memory_limit=memory_limit)
     if output is Format.json:
         _emit_json(render_load(result, as_json=True))
@@ -148,7 +164,7 @@ def _show_result(result: Any, output: Format) -> None:
 @app.command()
 def run(
     incident: IncidentArg,
-    data: DataOpt,
+    data: RunDataOpt,
     out: Annotated[Path, typer.Option("--out", help="Folder for the reports.")],
     db: DbOpt = None,
     strict: Annotated[bool, typer.Option(help="Refuse the load on any rejected row.")] = False,
@@ -164,6 +180,8 @@ def run(
 ) -> None:
     """Load, replay and write every report into OUT (report.json and more).
 
+    With --engine spark, --data may be a URI that Spark can read (hdfs://, s3a://, ...).
+
     Example: incidentscope run incident.toml --data exports/ --out report/ --engine spark
     """
     from incidentscope import api
@@ -174,12 +192,13 @@ def run(
 
         if threads or memory_limit:
             raise UsageError("--threads and --memory-limit apply to --engine duckdb")
+        # a local path or a URI: run_spark tells them apart
         outcome = run_spark(incident, data, out, master=spark_master, db_path=db,
                             strict=strict, progress=_progress(quiet))
     elif spark_master is not None:
         raise UsageError("--spark-master needs --engine spark")
     else:
-        outcome = api.run(incident, data, out, db_path=db, strict=strict,
+        outcome = api.run(incident, _local_data(data), out, db_path=db, strict=strict,
                           progress=_progress(quiet), threads=threads, memory_limit=memory_limit)
     _show_result(outcome.result, output)
     if not quiet:

@@ -49,9 +49,10 @@ WHERE g.lowest <> g.highest
 GROUP BY s.snapshot_date, s.account_id, s.channel, i.identifier_id
 """
 
-# The first load of contacts into an empty workspace, when no snapshot date came from two
-# files: the loader removed identical rows per file, so a (key, purposes) group has one row
-# per snapshot. A key with a single group whose row count equals its span of snapshot
+# The first load of contacts into an empty workspace, when the staged rows are distinct
+# (the DuckDB loader removes identical rows per file, so this holds when no snapshot date
+# came from two files; the Spark loader removes them per load): a (key, purposes) group has
+# one row per snapshot. A key with a single group whose row count equals its span of snapshot
 # positions is then one run, found by one small hash aggregate; only the rows of other
 # keys (purposes that changed, or rows of one snapshot that disagree) take the general
 # path below.
@@ -152,15 +153,15 @@ GROUP BY account_id, channel, identifier_id, purposes_id, island
 """
 
 
-def add_snapshots(con: duckdb.DuckDBPyConnection, *, one_file_per_snapshot: bool) -> None:
+def add_snapshots(con: duckdb.DuckDBPyConnection, *, rows_distinct: bool) -> None:
     """Fold the staged contact rows (`stage_contacts`) into `contact_runs`.
 
     `hash_identifier` (hash_no -> identifier_id) is the loader's map of this load's hashes;
-    `one_file_per_snapshot`: no snapshot date came from two files of this load.
+    `rows_distinct`: no two staged rows are identical (snapshot date, key, purposes).
     """
     con.execute(_PURPOSE_TEXTS)
     first_load = not con.execute("SELECT 1 FROM snapshots LIMIT 1").fetchall()
-    if first_load and one_file_per_snapshot:
+    if first_load and rows_distinct:
         con.execute(_SIMPLE_RUNS)
         con.execute(_REST_CONTACTS)
         rows = "rest_contacts"

@@ -594,7 +594,8 @@ class _Loader:
         if "contacts" in self.staged_tables or "matches" in self.staged_tables:
             self._add_identifiers()
         if "contacts" in self.staged_tables:
-            compaction.add_snapshots(con, one_file_per_snapshot=all(
+            # Rows are distinct per file: so per load when each date has one file.
+            compaction.add_snapshots(con, rows_distinct=all(
                 count == 1 for count in self.files_per_snapshot.values()))
         if "matches" in self.staged_tables:
             self._merge_matches()

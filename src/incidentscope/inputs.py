@@ -3,6 +3,10 @@
 Only paths the user named are read: the data directory, or an `[inputs.NAME]`
 path inside it. Paths that leave the data directory, URLs and symlinks that
 point outside are refused.
+
+This module reads local folders. The Spark engine also takes a data directory URI
+(hdfs://, s3a://, file://, ...): `incidentscope.spark.files` finds and reads those files
+through Spark, with the rules of `_candidates`; its `InputFile`s carry the file's `uri`.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import gzip
 import hashlib
 import io
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -28,14 +33,27 @@ _URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
 _GLOB_CHARS = "*?[]{}"
 
 
+def is_uri(text: str) -> bool:
+    """Whether a data directory or path is a URI (scheme://...) rather than a local path."""
+    return bool(_URL.match(text))
+
+
 @dataclass(frozen=True)
 class InputFile:
     table: str
-    path: Path  # resolved absolute path
+    path: Path  # resolved absolute path; for a file at a URI, the URI's path (not a local file)
     display: str  # path relative to the data directory, for messages and the manifest
     format: str  # "csv" or "parquet"
     sha256: str
     bytes: int
+    # The file's URI as Spark's file system lists it (scheme://authority/path, not
+    # percent-encoded) when the data directory is a URI; None for a local file.
+    uri: str | None = None
+
+    @property
+    def location(self) -> str:
+        """The file as a reader is given it: its URI, or its local path."""
+        return self.uri if self.uri is not None else str(self.path)
 
     @property
     def date_in_name(self) -> str | None:
@@ -74,11 +92,26 @@ def _inside(path: Path, root: Path) -> bool:
     return True
 
 
+def has_glob_chars(path: str) -> bool:
+    return any(ch in path for ch in _GLOB_CHARS)
+
+
+def unsafe_name(display: str) -> UsageError:
+    """The refusal of a file whose path a reader would expand as a pattern."""
+    return UsageError(f"{display}: a file path with *, ?, [, ] or {{ cannot be read safely; "
+                      "rename it")
+
+
+def check_override(table: str, override: str) -> None:
+    """Refuse an `[inputs.NAME].path` that is not a relative path inside the data directory."""
+    if _URL.match(override) or Path(override).is_absolute() or ".." in Path(override).parts:
+        raise UsageError(f"[inputs.{table}].path: must be a relative path inside the data "
+                         "directory")
+
+
 def _candidates(data_dir: Path, table: str, override: str | None) -> list[Path]:
     if override is not None:
-        if _URL.match(override) or Path(override).is_absolute() or ".." in Path(override).parts:
-            raise UsageError(f"[inputs.{table}].path: must be a relative path inside the data "
-                             "directory")
+        check_override(table, override)
         matched = sorted(Path(p) for p in glob.glob(str(data_dir / override), recursive=True))
         found: list[Path] = []
         for path in matched:
@@ -95,6 +128,13 @@ def _candidates(data_dir: Path, table: str, override: str | None) -> list[Path]:
     return files
 
 
+def missing_table(data: str, table: str) -> MissingInputError:
+    """The error for a required table without files (local folder or URI alike)."""
+    return MissingInputError(
+        f"{data}: no files for table '{table}' "
+        f"(expected {table}.csv, {table}.csv.gz, {table}.parquet or a folder {table}/)")
+
+
 def discover(data_dir: Path, incident: Incident) -> list[InputFile]:
     """Every input file, in load order; missing required tables are an error."""
     if not data_dir.is_dir():
@@ -105,17 +145,13 @@ def discover(data_dir: Path, incident: Incident) -> list[InputFile]:
         override = incident.inputs.get(table)
         paths = _candidates(data_dir, table, override.path if override else None)
         if not paths and TABLES[table].required:
-            raise MissingInputError(
-                f"{data_dir}: no files for table '{table}' "
-                f"(expected {table}.csv, {table}.csv.gz, {table}.parquet or a folder {table}/)"
-            )
+            raise missing_table(str(data_dir), table)
         for path in paths:
             if not _inside(path, root):
                 raise UsageError(f"{path.name}: resolves outside the data directory; refused")
-            if any(ch in path.resolve().as_posix() for ch in _GLOB_CHARS):
+            if has_glob_chars(path.resolve().as_posix()):
                 # DuckDB would expand the name as a pattern and read other files instead.
-                raise UsageError(f"{path.resolve().relative_to(root).as_posix()}: a file path "
-                                 "with *, ?, [, ] or { cannot be read safely; rename it")
+                raise unsafe_name(path.resolve().relative_to(root).as_posix())
             fmt = file_format(path)
             if fmt is None:  # pragma: no cover - filtered by _candidates
                 continue
@@ -130,6 +166,12 @@ def discover(data_dir: Path, incident: Incident) -> list[InputFile]:
     return result
 
 
+def _local(item: InputFile) -> Path:
+    if item.uri is not None:  # a programming error: such files are read through Spark
+        raise ValueError("a file at a URI is read through Spark (incidentscope.spark.files)")
+    return item.path
+
+
 def _open_text(path: Path) -> IO[str]:
     if path.name.lower().endswith(".gz"):
         return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", errors="replace",
@@ -140,8 +182,16 @@ def _open_text(path: Path) -> IO[str]:
 def csv_header(item: InputFile) -> list[str] | None:
     """The header's column names, or None for an empty file."""
     try:
-        with _open_text(item.path) as handle:
-            row = next(csv.reader(handle), None)
+        with _open_text(_local(item)) as handle:
+            return header_of_lines(handle, item)
+    except (OSError, EOFError, csv.Error):
+        raise BadDataError(f"{item.display}: cannot read the CSV header") from None
+
+
+def header_of_lines(lines: Iterable[str], item: InputFile) -> list[str] | None:
+    """The header's column names from the file's first lines (with their line ends)."""
+    try:
+        row = next(csv.reader(lines), None)
     except (OSError, EOFError, csv.Error):
         raise BadDataError(f"{item.display}: cannot read the CSV header") from None
     if row is None:
@@ -158,16 +208,26 @@ def csv_records(item: InputFile) -> list[tuple[int, bool]]:
     value spanning lines does not): record n of this list is DuckDB's line n.
     Used only on the error path, to name the line of a rejected row.
     """
+    with _open_text(_local(item)) as handle:
+        return records_of_lines(handle)
+
+
+def records_of_lines(lines: Iterable[str]) -> list[tuple[int, bool]]:
+    """`csv_records` of a file given as its physical lines (with their line ends)."""
     records: list[tuple[int, bool]] = []
-    with _open_text(item.path) as handle:
-        reader = csv.reader(handle)
-        previous_end = 0
-        for row in reader:
-            records.append((previous_end + 1, not row))
-            previous_end = reader.line_num
+    reader = csv.reader(lines)
+    previous_end = 0
+    for row in reader:
+        records.append((previous_end + 1, not row))
+        previous_end = reader.line_num
     return records
 
 
 def csv_record_lines(item: InputFile) -> list[int]:
     """The first physical line of every data record (header and blank lines excluded)."""
-    return [line for line, blank in csv_records(item)[1:] if not blank]
+    return data_record_lines(csv_records(item))
+
+
+def data_record_lines(records: list[tuple[int, bool]]) -> list[int]:
+    """The lines of the data records among `csv_records` (header and blank lines excluded)."""
+    return [line for line, blank in records[1:] if not blank]

@@ -22,9 +22,9 @@ from typing import Any
 
 from incidentscope import __version__
 from incidentscope.config import Incident
-from incidentscope.errors import BadDataError, MissingInputError
+from incidentscope.errors import BadDataError, MissingInputError, UsageError
 from incidentscope.ingest import LoadResult
-from incidentscope.inputs import sha256_file
+from incidentscope.inputs import is_uri, sha256_file
 
 MANIFEST_NAME = "manifest.json"
 MANIFEST_VERSION = 1
@@ -172,15 +172,22 @@ def read(manifest_path: Path) -> dict[str, Any]:
     return data
 
 
-def verify(manifest_path: Path, data_dir: Path, *, incident_path: Path | None = None,
+def verify(manifest_path: Path, data_dir: Path | str, *, incident_path: Path | None = None,
            key_path: Path | None = None) -> VerifyResult:
     """Re-hash the inputs, re-run in a temporary place, and compare every output.
 
     The re-run uses the DuckDB engine whatever engine made the run: for a Spark run
-    this is a cross-engine check (both engines produce the same bytes).
+    this is a cross-engine check (both engines produce the same bytes). It reads a local
+    folder: a data directory URI (a Spark run's `--data s3a://...`) is refused (exit 64);
+    copy the inputs to a local folder, keeping their paths, and verify from there.
     """
     from incidentscope import api, workspace
 
+    if isinstance(data_dir, str) and is_uri(data_dir):
+        raise UsageError(f"--data {data_dir}: verify re-runs with the DuckDB engine, which "
+                         "reads a local folder; copy the inputs there (same relative paths) "
+                         "and verify from it")
+    data_dir = Path(data_dir)
     manifest = read(manifest_path)
     out_dir = manifest_path.parent
     result = VerifyResult()

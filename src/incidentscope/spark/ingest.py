@@ -1,7 +1,10 @@
 """Input files -> Spark temp views: the DuckDB loader's checks and results, on Spark.
 
-`load()` reads the input contract with Spark (CSV with every column as text, or
-Parquet), checks and converts every cell with the SQL of `incidentscope.validate`
+`load()` reads the input contract with Spark from a local folder or a URI (any file
+system Spark reads; listing, hashing and header reads of files at a URI go through
+Spark too: `spark/files.py`), as CSV with every column as text, or Parquet (columns
+whose type already is the contract's kept as they are), checks and converts every cell
+with the SQL of `incidentscope.validate`
 (carried to Spark SQL by `_sqlport`), normalizes each distinct raw contact once
 with `incidentscope.normalize` (Arrow batches, `mapInArrow`), pseudonymizes with the
 workspace key in Spark SQL, compacts snapshots with the statements of
@@ -22,10 +25,11 @@ against earlier snapshots.
 
 Rejected rows are recorded as (file, line, column, reason), with DuckDB's reasons and
 counts. CSV lines are physical lines as in DuckDB: on the error path the driver reads
-the file with Python's csv module (as the DuckDB loader does) and maps record n to the
-line it starts on; if that reading disagrees with Spark's on the number of records, the
-line is the record number + 1 (the header), which is wrong only after a value that
-spans lines or a blank line. Parquet rows are numbered from 1.
+the file's lines (a local file directly, a file at a URI streamed through Spark) with
+Python's csv module (as the DuckDB loader does) and maps record n to the line it starts
+on; if that reading disagrees with Spark's on the number of records, the line is the
+record number + 1 (the header), which is wrong only after a value that spans lines or a
+blank line. Parquet rows are numbered from 1.
 
 Structural CSV damage that Spark can see is rejected like DuckDB does it: a row with
 too few or too many fields ("missing columns", "too many columns") and a row with bytes
@@ -68,7 +72,7 @@ from incidentscope.errors import BadDataError, IncidentScopeError
 from incidentscope.ingest import FileLoad, LoadResult
 from incidentscope.inputs import InputFile, csv_header, csv_record_lines, discover
 from incidentscope.spark import _sqlport
-from incidentscope.validate import convert, problem
+from incidentscope.validate import convert, is_native, problem, problem_native
 from incidentscope.workspace import PseudonymKey
 
 Progress = Callable[[str], None]
@@ -109,6 +113,12 @@ _STAGE_SCHEMAS: dict[str, str] = {
     "deliveries": VIEW_SCHEMAS["deliveries"],
 }
 
+# Java patterns of cells that are valid and already in canonical form (see _checked).
+_CANONICAL = {
+    "hex64": r"^[0-9a-f]{64}\z",
+    # labels of letters, digits, '_', '.', '-' between '|'; at least one label character
+    "purposes": r"^[A-Za-z0-9_.|-]*[A-Za-z0-9_.-][A-Za-z0-9_.|-]*\z",
+}
 _STRUCTURAL = "__structural__"  # marks a row whose reason is found on the error path
 _REPLACEMENT = "\ufffd"
 
@@ -125,11 +135,19 @@ class _Part:
     utf8: bool = True
 
 
-def _header(spark: Any, item: InputFile) -> list[str] | None:
+def _header(spark: Any, item: InputFile,
+            probes: dict[str, Any] | None = None) -> list[str] | None:
+    """`probes`: spark.files.probe_csv of the files at a URI (their first lines)."""
     if item.format == "csv":
-        return None if item.bytes == 0 else csv_header(item)
+        if item.bytes == 0:
+            return None
+        if item.uri is not None:
+            from incidentscope.spark import files as spark_files
+
+            return spark_files.csv_header(spark, item, probes or {})
+        return csv_header(item)
     try:
-        return [f.name for f in spark.read.parquet(str(item.path)).schema.fields]
+        return [f.name for f in spark.read.parquet(item.location).schema.fields]
     except Exception:  # the reader's message may quote the file: keep it out
         raise BadDataError(f"{item.display}: not a readable Parquet file") from None
 
@@ -150,7 +168,11 @@ def _snapshot_date_from_name(incident: Incident, item: InputFile,
     return item.date_in_name
 
 
-def _is_utf8(item: InputFile) -> bool:
+def _is_utf8(item: InputFile, probes: dict[str, Any] | None = None) -> bool:
+    if item.uri is not None:  # found by spark.files.probe_csv
+        from incidentscope.spark import files as spark_files
+
+        return spark_files.is_utf8(item, probes or {})
     opener = gzip.open if item.path.name.lower().endswith(".gz") else open
     decoder = codecs.getincrementaldecoder("utf-8")()
     try:
@@ -164,7 +186,8 @@ def _is_utf8(item: InputFile) -> bool:
 
 
 def _prepare(spark: Any, incident: Incident, index: int, item: InputFile,
-             header: list[str] | None, extra_columns: dict[str, tuple[str, ...]]) -> _Part:
+             header: list[str] | None, extra_columns: dict[str, tuple[str, ...]],
+             probes: dict[str, Any] | None = None) -> _Part:
     """Column positions and the file-level errors, with the DuckDB loader's texts."""
     part = _Part(index, item, header)
     if header is None:
@@ -191,7 +214,7 @@ def _prepare(spark: Any, incident: Incident, index: int, item: InputFile,
             "contact_sha256" not in part.position):
         raise BadDataError(f"{item.display}: needs a column 'contact' or 'contact_sha256'")
     if item.format == "csv":
-        part.utf8 = _is_utf8(item)
+        part.utf8 = _is_utf8(item, probes)
     return part
 
 
@@ -217,8 +240,13 @@ def _read_csv(spark: Any, paths: list[str], width: int) -> Any:
                         record.alias("_rec"))
 
 
-def _read_parquet(spark: Any, paths: list[str]) -> Any:
-    """Parquet files (one schema) as text columns c0.., _corrupt (NULL), _path and _rec."""
+def _read_parquet(spark: Any, paths: list[str], contract: dict[int, Column]) -> Any:
+    """Parquet files (one schema) as columns c0.., _corrupt (NULL), _path and _rec.
+
+    A column whose Parquet type already is its contract column's type (`contract`:
+    position -> column; `validate.is_native`) keeps it: no text round trip, no pattern
+    per cell. The others become text, checked like CSV cells.
+    """
     from pyspark.sql import functions as F
     from pyspark.sql.types import TimestampType
 
@@ -226,7 +254,10 @@ def _read_parquet(spark: Any, paths: list[str]) -> Any:
     columns = []
     for i, spec in enumerate(frame.schema.fields):
         value = F.col(f"`{spec.name}`")
-        if isinstance(spec.dataType, TimestampType):
+        source_type = _native_type(spec.dataType)
+        if i in contract and source_type and is_native(contract[i], source_type):
+            text = value
+        elif isinstance(spec.dataType, TimestampType):
             # An instant: DuckDB renders it with '+00', so it is read as UTC, not local.
             text = F.concat(value.cast("timestamp_ntz").cast("string"), F.lit("Z"))
         else:
@@ -237,6 +268,17 @@ def _read_parquet(spark: Any, paths: list[str]) -> Any:
                         F.col("_metadata.row_index").alias("_rec"))
 
 
+def _native_type(data_type: Any) -> str | None:
+    """The DuckDB name of a Parquet column's Spark type, where `validate.is_native` may
+    take it as it is (naive timestamps stay text: they are read in the input time zone)."""
+    from pyspark.sql import types as T
+
+    names = {T.LongType: "BIGINT", T.IntegerType: "INTEGER", T.ShortType: "SMALLINT",
+             T.ByteType: "TINYINT", T.DateType: "DATE",
+             T.TimestampType: "TIMESTAMP WITH TIME ZONE"}
+    return names.get(type(data_type))
+
+
 def _raw_frame(spark: Any, parts: list[_Part]) -> Any:
     """Files of one format and header as canonical text columns, with _file, _rec, _broken."""
     from pyspark.sql import functions as F
@@ -244,16 +286,24 @@ def _raw_frame(spark: Any, parts: list[_Part]) -> Any:
     first = parts[0]
     assert first.header is not None
     width = len(first.header)
-    paths = [str(p.item.path) for p in parts]
+    paths = [p.item.location for p in parts]
     frame = (_read_csv(spark, paths, width) if first.item.format == "csv"
-             else _read_parquet(spark, paths))
+             else _read_parquet(spark, paths, {
+                 first.position[c.name]: c for c in TABLES[first.item.table].columns
+                 if c.name in first.position}))
     # Spark names each file by a URI (file:/x, file:///x, ... by version and file system):
     # map every spelling of each file back to it (a small broadcast).
-    index = {str(p.item.path): p for p in parts}
+    from incidentscope.spark import files as spark_files
+
+    index = {_file_key(p.item.location, p.item.uri is not None): p for p in parts}
     spellings: dict[str, _Part] = {}
     for uri in frame.inputFiles():
-        spellings[uri] = index[_local_path(uri)]
+        part = index[_file_key(uri, first.item.uri is not None, reported=True)]
+        for spelling in spark_files.spellings(uri):
+            spellings[spelling] = part
     for part in parts:
+        if part.item.uri is not None:
+            continue
         quoted = quote(str(part.item.path))
         for uri in (part.item.path.as_uri(), f"file:{quoted}", f"file://{quoted}"):
             spellings[uri] = part
@@ -272,7 +322,8 @@ def _raw_frame(spark: Any, parts: list[_Part]) -> Any:
         if column.name in first.position:
             value = F.col(f"c{first.position[column.name]}")
         elif column.name == "snapshot_date":
-            value = F.col("_snap")  # from the file name, or NULL (a missing column)
+            # From the file name (a calendar date, checked on discovery), or NULL.
+            value = F.col("_snap").cast("date")
         else:
             value = F.lit(None).cast("string")
         columns.append(value.alias(column.name))
@@ -281,6 +332,15 @@ def _raw_frame(spark: Any, parts: list[_Part]) -> Any:
 
 def _local_path(uri: str) -> str:
     return str(Path(unquote(urlparse(uri).path)).resolve())
+
+
+def _file_key(name: str, remote: bool, reported: bool = False) -> object:
+    """A file's identity from its `location`, or from a URI a Spark reader reports."""
+    from incidentscope.spark import files as spark_files
+
+    if remote:  # a URI as listed (plain) or as reported (percent-encoded)
+        return spark_files.reported_key(name) if reported else spark_files.plain_key(name)
+    return _local_path(name) if reported else name
 
 
 # -- normalization of raw contacts ---------------------------------------------------------
@@ -359,9 +419,14 @@ def _with_contact_hashes(incident: Incident, raw: Any, typed: dict[str, Any], ac
 
 
 def _checked(spark: Any, incident: Incident, table: str, raw: Any, accounts: Any,
-             key_frame: Any) -> Any:
-    """Typed columns, the first problem of each row, pseudonyms; no raw contact value."""
+             key_frame: Any, *, raw_contacts: bool) -> Any:
+    """Typed columns, the first problem of each row, pseudonyms; no raw contact value.
+
+    `raw_contacts`: some file of `raw` has a `contact` column (else it is NULL throughout
+    and the normalization, with its shuffles, is skipped).
+    """
     from pyspark.sql import functions as F
+    from pyspark.sql.types import StringType
 
     tz = incident.input_timezone
     columns: list[Column] = list(TABLES[table].columns)
@@ -370,12 +435,34 @@ def _checked(spark: Any, incident: Incident, table: str, raw: Any, accounts: Any
     for column in columns:
         if column.name == "contact":
             continue
-        checks.append((column.name, F.expr(_spark_sql(problem(column, column.name, "$tz"),
-                                                      tz))))
-        typed[column.name] = F.expr(_spark_sql(convert(column, column.name, "$tz"), tz))
+        source = raw.schema[column.name].dataType
+        if not isinstance(source, StringType):  # native, see _read_parquet
+            checks.append((column.name, F.expr(_spark_sql(problem_native(column, column.name),
+                                                          tz))))
+            typed[column.name] = (F.col(column.name).cast("timestamp_ntz")
+                                  if column.kind == "timestamp"
+                                  else F.col(column.name).cast("bigint")
+                                  if column.kind in ("int64", "positive_int")
+                                  else F.col(column.name))
+            continue
+        check = F.expr(_spark_sql(problem(column, column.name, "$tz"), tz))
+        value = F.expr(_spark_sql(convert(column, column.name, "$tz"), tz))
+        if column.kind in _CANONICAL:
+            # Most cells are already canonical (nothing to trim or lower, valid): one
+            # pattern settles them; only the others pay for the full check.
+            canonical = F.col(column.name).rlike(_CANONICAL[column.kind])
+            check = F.when(canonical, F.lit(None).cast("string")).otherwise(check)
+            value = F.when(canonical, F.col(column.name)).otherwise(value)
+        checks.append((column.name, check))
+        typed[column.name] = value
     frame = raw
     if table == "contacts":
-        frame = _with_contact_hashes(incident, frame, typed, accounts, key_frame)
+        if raw_contacts:
+            frame = _with_contact_hashes(incident, frame, typed, accounts, key_frame)
+        else:
+            frame = frame.select("*", F.lit(False).alias("_has_contact"),
+                                 F.lit(None).cast("string").alias("m_hash"),
+                                 F.lit(None).cast("string").alias("m_reason"))
         hashed = F.coalesce(F.col("m_hash"), typed["contact_sha256"])
         # As ingest._typed_stage: the normalization's reason, then a row without any contact.
         checks.append(("contact", F.when(F.col("_has_contact"), F.coalesce(
@@ -439,7 +526,7 @@ def _field_counts(spark: Any, parts: list[_Part]) -> dict[tuple[int, int], int]:
     found: dict[tuple[int, int], int] = {}
     for part in parts:
         assert part.header is not None
-        frame = _read_csv(spark, [str(part.item.path)], len(part.header)).where(
+        frame = _read_csv(spark, [part.item.location], len(part.header)).where(
             F.col("_corrupt").isNotNull())
         # c0 too: Spark refuses a query of the corrupt-record column alone.
         frame = frame.select(F.lit(part.index).alias("_file"),
@@ -455,7 +542,7 @@ def _replacement_columns(spark: Any, part: _Part, records: list[int]) -> dict[in
     from pyspark.sql import functions as F
 
     assert part.header is not None
-    frame = _read_csv(spark, [str(part.item.path)], len(part.header)).where(
+    frame = _read_csv(spark, [part.item.location], len(part.header)).where(
         F.col("_rec").isin(records))
     first = F.coalesce(*[F.when(F.coalesce(F.instr(F.col(f"c{i}"), _REPLACEMENT), F.lit(0)) > 0,
                                 F.lit(i)) for i in range(len(part.header))])
@@ -492,20 +579,25 @@ class _Load:
                                                item.bytes, 0, 0, 0, "empty")
         counts: dict[int, tuple[int, int]] = {}
         if readable:
-            groups: dict[tuple[str, tuple[str, ...]], list[_Part]] = {}
+            # Files read together share a format, a header and (Parquet) column types.
+            groups: dict[tuple[str, tuple[str, ...], tuple[str, ...]], list[_Part]] = {}
             for part in readable:
                 assert part.header is not None
-                groups.setdefault((part.item.format, tuple(part.header)), []).append(part)
-            raw = None
-            for group in groups.values():
-                frame = _raw_frame(self.spark, group)
-                raw = frame if raw is None else raw.unionByName(frame)
+                types = (tuple(f.dataType.simpleString() for f in
+                               self.spark.read.parquet(part.item.location).schema.fields)
+                         if part.item.format == "parquet" else ())
+                groups.setdefault((part.item.format, tuple(part.header), types),
+                                  []).append(part)
             accounts = self.staged.get("accounts")
             if accounts is None:
                 accounts = self.empty(_STAGE_SCHEMAS["accounts"])
             accounts = accounts.groupBy("account_id").agg(F.min("country").alias("country"))
-            checked = _checked(self.spark, self.incident, table, raw, accounts,
-                               self.key_frame)
+            checked = None
+            for group in groups.values():
+                frame = _checked(self.spark, self.incident, table,
+                                 _raw_frame(self.spark, group), accounts, self.key_frame,
+                                 raw_contacts=any("contact" in p.position for p in group))
+                checked = frame if checked is None else checked.unionByName(frame)
             checked = self._materialize(checked)
             # One job per table: the row counts and the rejected rows of every file.
             bad: list[Any] = []
@@ -581,7 +673,12 @@ class _Load:
                 line: int | None = record + 1
             else:
                 if part.index not in lines:
-                    physical = csv_record_lines(item)
+                    if item.uri is None:
+                        physical = csv_record_lines(item)
+                    else:  # read through Spark
+                        from incidentscope.spark import files as spark_files
+
+                        physical = spark_files.csv_record_lines(self.spark, item)
                     lines[part.index] = (physical if len(physical) == counts[part.index][0]
                                          else None)
                 known = lines[part.index]
@@ -646,12 +743,13 @@ class _Load:
                  tables: dict[str, Any]) -> dict[str, Any]:
         """Run compaction.add_snapshots' statements on Spark views."""
         recorder = _Recorder()
-        # The general path: its fast path relies on the DuckDB loader's per-file DISTINCT.
-        compaction.add_snapshots(cast(Any, recorder), one_file_per_snapshot=False)
+        # Identical rows removed here: compaction then settles most keys by one aggregate.
+        compaction.add_snapshots(cast(Any, recorder), rows_distinct=True)
         frames = dict(tables)
         # compaction joins contacts to identifiers through the loader's hash numbers; here
         # the pseudonym itself serves as that number (one-to-one with the identifier).
-        frames["stage_contacts"] = stage_contacts.withColumnRenamed("pseudonym", "hash_no")
+        frames["stage_contacts"] = self._materialize(
+            stage_contacts.withColumnRenamed("pseudonym", "hash_no").distinct())
         frames["hash_identifier"] = identifiers.selectExpr("pseudonym AS hash_no",
                                                            "identifier_id")
         frames["identifiers"] = identifiers
@@ -712,29 +810,37 @@ class _Recorder:
         return []
 
 
-def load(spark: Any, incident: Incident, data_dir: Path, key: PseudonymKey, *,
+def load(spark: Any, incident: Incident, data_dir: Path | str, key: PseudonymKey, *,
          strict: bool = False, progress: Progress | None = None) -> LoadResult:
     """Load every input file of `data_dir` into Spark temp views (see the module docstring).
 
+    `data_dir`: a local folder, or a URI string (hdfs://, s3a://, file://, ...) whose files
+    are found, hashed and read through Spark (spark/files.py).
     The views are registered only when the whole load succeeded; on an error none is.
     """
+    from incidentscope.spark import files as spark_files
+
     say = progress or (lambda _message: None)
     # Dates and timestamps are UTC throughout, as in the DuckDB workspace.
     spark.conf.set("spark.sql.session.timeZone", "UTC")
-    files = discover(data_dir, incident)
+    if spark_files.is_uri(data_dir):
+        files = spark_files.discover(spark, str(data_dir), incident, progress=say)
+    else:
+        files = discover(Path(data_dir), incident)
+    probes = spark_files.probe_csv(spark, files)  # first lines, UTF-8 (files at a URI)
     loader = _Load(spark, incident, key, say)
     results: dict[int, FileLoad] = {}
     by_table: dict[str, list[_Part]] = {}
     known: set[tuple[str, str | None]] = set()
     for index, item in enumerate(files, 1):
-        header = _header(spark, item)
+        header = _header(spark, item, probes)
         identity = (item.sha256, _snapshot_date_from_name(incident, item, header))
         if identity in known:
             results[index] = FileLoad(item.table, item.display, item.sha256, item.bytes,
                                       0, 0, 0, "already loaded")
             continue
         known.add(identity)
-        part = _prepare(spark, incident, index, item, header, loader.extra_columns)
+        part = _prepare(spark, incident, index, item, header, loader.extra_columns, probes)
         by_table.setdefault(item.table, []).append(part)
     # One file per partition, so that a row's place in its partition is its record number.
     previous = spark.conf.get("spark.sql.files.openCostInBytes")

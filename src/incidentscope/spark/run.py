@@ -8,6 +8,9 @@ pseudonym key is the workspace's key file (beside the incident file, or the
 
 A Spark run writes no workspace: nothing is persisted for `explain`/`lookup`
 and the run is not added to `history` (the manifest records it).
+
+`data_dir` is a local folder or a URI (hdfs://, s3a://, abfss://, gs://, file://, ...):
+the files at a URI are found, hashed and read through Spark (spark/files.py).
 """
 
 from __future__ import annotations
@@ -69,12 +72,14 @@ def run_spark(
 ) -> api.RunResult:
     """Load, replay and write the reports into `out_dir`, on Spark.
 
-    `master`: a Spark master URL, a Spark Connect URL (sc://host:15002), or None for
-    local[2]; `spark`: an existing SparkSession to use instead (tests, notebooks).
+    `data_dir`: a local folder, or a URI string read through Spark; `master`: a Spark
+    master URL, a Spark Connect URL (sc://host:15002), or None for local[2]; `spark`: an
+    existing SparkSession to use instead (tests, notebooks).
     """
     require_spark()
     from incidentscope.spark import ingest as spark_ingest
     from incidentscope.spark.engine import SparkEngine
+    from incidentscope.spark.files import is_uri
 
     started = api._now()
     run_id = started.strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:8]
@@ -84,7 +89,8 @@ def run_spark(
         key = resolve_key(db)
         spark = spark if spark is not None else _start(master)
         engine = SparkEngine(spark)
-        loaded = spark_ingest.load(spark, incident, Path(data_dir), key, strict=strict,
+        data = data_dir if is_uri(data_dir) else Path(data_dir)  # a URI stays a string
+        loaded = spark_ingest.load(spark, incident, data, key, strict=strict,
                                    progress=progress)
         result = replay_engine.replay(engine, incident, progress=progress, persist=False)
         files = render_all(result, incident)
