@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import shutil
 from datetime import date
 from pathlib import Path
 
 import duckdb
 import phonenumbers
+import polars as pl
 
 from incidentscope import api
 from incidentscope.generator import ScenarioParams, generate
@@ -65,3 +67,34 @@ def test_raw_contact_hashes_equal_the_plain_phonenumbers_path(tmp_path: Path) ->
             "SELECT pseudonym FROM identifiers WHERE identifier_id IN "
             "(SELECT identifier_id FROM contact_runs)").fetchall()}
     assert stored == expected
+
+
+def test_raw_contacts_in_parquet_load_like_the_same_csv(tmp_path: Path) -> None:
+    # A Parquet snapshot with a raw `contact` column once failed to load (the contact map's
+    # re-read built invalid SQL for Parquet); it must give the CSV's workspace exactly.
+    case = tmp_path / "case"
+    generate(case, ScenarioParams(accounts=200, seed=5, damage=False, hashed=False,
+                                  file_format="csv", snapshot_every_days=60,
+                                  snapshots_from=date(2019, 3, 1), end=date(2019, 10, 31)))
+    as_parquet = tmp_path / "parquet"
+    shutil.copytree(case / "data", as_parquet)
+    files = sorted((as_parquet / "contacts").glob("*.csv"))
+    assert len(files) >= 3
+    for i, path in enumerate(files):
+        frame = pl.read_csv(path, infer_schema=False)
+        if i % 2:  # typed account ids on every other file: the native path too
+            frame = frame.with_columns(pl.col("account_id").cast(pl.Int64))
+        frame.write_parquet(path.with_suffix(".parquet"))
+        path.unlink()
+    tables = {}
+    for name, data in (("csv", case / "data"), ("parquet", as_parquet)):
+        db = tmp_path / f"{name}.duckdb"
+        if name == "parquet":
+            shutil.copyfile(key_path_for(tmp_path / "csv.duckdb"), key_path_for(db))
+        api.load(case / "incident.toml", data, db_path=db)
+        with duckdb.connect(str(db), read_only=True) as con:
+            tables[name] = {table: sorted(con.execute(f"SELECT * FROM {table}").fetchall())
+                            for table in ("identifiers", "contact_runs", "purpose_sets",
+                                          "snapshots", "matches")}
+    assert tables["csv"]["contact_runs"]
+    assert tables["parquet"] == tables["csv"]
