@@ -123,20 +123,24 @@ def _record_run(con: duckdb.DuckDBPyConnection, run_id: str, kind: str, started:
 
 
 @contextlib.contextmanager
-def _uninterruptible() -> Iterator[None]:
+def _finishing() -> Iterator[Callable[[], None]]:
     """Putting the outputs in place and recording the run: once begun, it finishes.
 
-    Ctrl-C is ignored for this short step, so a run either ends before it (nothing in OUT,
-    exit 130) or completes (everything in OUT, recorded in the history).
+    Yields `begin`: from that call until this block ends (after the workspace is closed)
+    Ctrl-C is ignored, so a run either ends before it (nothing in OUT, exit 130) or
+    completes (everything in OUT, recorded in the history, the workspace closed).
     """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    previous: list[object] = []
+
+    def begin() -> None:
+        if threading.current_thread() is threading.main_thread() and not previous:
+            previous.append(signal.signal(signal.SIGINT, signal.SIG_IGN))
+
     try:
-        yield
+        yield begin
     finally:
-        signal.signal(signal.SIGINT, previous)
+        if previous:
+            signal.signal(signal.SIGINT, previous[0])  # type: ignore[arg-type]
 
 
 def write_outputs(out_dir: Path, files: dict[str, bytes]) -> tuple[Path, ...]:
@@ -181,7 +185,7 @@ def run(
     """Load, replay and write the reports into `out_dir`."""
     started = _now()
     run_id = started.strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:8]
-    with workspace.private_files(), open_workspace(
+    with _finishing() as begin_finishing, workspace.private_files(), open_workspace(
         incident_path, db_path, create=True, threads=threads, memory_limit=memory_limit
     ) as (incident, con, db):
         key = workspace.load_or_create_key(workspace.key_path_for(db), create=True, con=con)
@@ -197,11 +201,10 @@ def run(
             step_sql=replay_engine.all_step_sql(), outputs=files,
             threads=int(con.execute("SELECT current_setting('threads')").fetchall()[0][0]))
         manifest_bytes = manifest.render(run_manifest)
-        with _uninterruptible():
-            outputs = write_outputs(Path(out_dir),
-                                    {**files, manifest.MANIFEST_NAME: manifest_bytes})
-            _record_run(con, run_id, "run", started, incident, result,
-                        hashlib.sha256(manifest_bytes).hexdigest())
+        begin_finishing()
+        outputs = write_outputs(Path(out_dir), {**files, manifest.MANIFEST_NAME: manifest_bytes})
+        _record_run(con, run_id, "run", started, incident, result,
+                    hashlib.sha256(manifest_bytes).hexdigest())
     return RunResult(run_id, loaded, result, Path(out_dir), outputs)
 
 

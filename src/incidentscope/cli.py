@@ -19,7 +19,13 @@ from typing import Annotated, Any
 import typer
 from typer.exceptions import TyperException
 
-from incidentscope.errors import ExitCode, IncidentScopeError
+from incidentscope.errors import (
+    ExitCode,
+    IncidentScopeError,
+    caused_by_interrupt,
+    ignore_interrupts_from_now,
+    record_interrupts,
+)
 
 app = typer.Typer(
     name="incidentscope",
@@ -200,6 +206,7 @@ def run(
     else:
         outcome = api.run(incident, _local_data(data), out, db_path=db, strict=strict,
                           progress=_progress(quiet), threads=threads, memory_limit=memory_limit)
+    ignore_interrupts_from_now()
     _show_result(outcome.result, output)
     if not quiet:
         for path in outcome.outputs:
@@ -497,6 +504,7 @@ def main() -> None:
     """Entry point: every error is one line on stderr and a documented exit code."""
     os.umask(0o077)  # everything the tool creates is readable by its owner only
     debug = "--debug" in sys.argv[1:]
+    record_interrupts()
     try:
         code = app(standalone_mode=False)
         if code == int(ExitCode.INTERRUPTED):  # typer turns Ctrl-C into a return value
@@ -504,6 +512,8 @@ def main() -> None:
         if isinstance(code, int) and code:
             sys.exit(code)
     except IncidentScopeError as exc:
+        if caused_by_interrupt(exc):
+            _exit_interrupted()
         if debug:
             traceback.print_exc()
         sys.stderr.write(f"error: {exc}\n")
@@ -515,12 +525,12 @@ def main() -> None:
     except TyperException as exc:  # a usage error: bad option or argument
         sys.stderr.write(f"error: {exc.format_message()}\n")
         sys.exit(int(ExitCode.USAGE))
-    except SystemExit:
+    except SystemExit as exc:
+        if exc.code not in (0, None) and caused_by_interrupt(exc):
+            _exit_interrupted()
         raise
     except Exception as exc:
-        interrupted = type(exc).__name__ == "InterruptException" or (
-            isinstance(exc, RuntimeError) and "interrupted" in str(exc).lower())
-        if interrupted:  # DuckDB stopped a query for Ctrl-C
+        if caused_by_interrupt(exc):  # DuckDB stopped a query for Ctrl-C
             _exit_interrupted()
         if debug:
             traceback.print_exc()

@@ -6,7 +6,10 @@ inputs: errors name files, rows, columns and reasons only.
 
 from __future__ import annotations
 
+import signal
+import threading
 from enum import IntEnum
+from types import FrameType
 
 
 class ExitCode(IntEnum):
@@ -55,3 +58,56 @@ class WorkspaceInUseError(IncidentScopeError):
 
 class InterruptedRunError(IncidentScopeError):
     exit_code = ExitCode.INTERRUPTED
+
+
+_interrupt_received = threading.Event()
+_recording_interrupts = threading.Event()
+
+
+def record_interrupts() -> None:
+    """Make Ctrl-C raise KeyboardInterrupt as usual, and remember that it came.
+
+    Ctrl-C can land anywhere, also inside DuckDB while it calls back into Python (reading
+    a registered frame's schema, say), where the KeyboardInterrupt comes out as a DuckDB
+    error of another type, or leaves the transaction aborted so that the next statement
+    fails. Whether the user interrupted is then a recorded fact, not a guess from the
+    error's type. Installed by the command-line entry point (main thread only).
+    """
+
+    def interrupted(_signum: int, _frame: FrameType | None) -> None:
+        _interrupt_received.set()
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, interrupted)
+    _recording_interrupts.set()
+
+
+def ignore_interrupts_from_now() -> None:
+    """The command's work is complete (outputs written, run recorded): a Ctrl-C while
+    it prints its summary must not report an interruption. Only in the command-line
+    process (after `record_interrupts`), never in a library caller's."""
+    if _recording_interrupts.is_set() and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def caused_by_interrupt(exc: BaseException) -> bool:
+    """True if Ctrl-C is behind `exc`, directly or as the error it replaced.
+
+    True whenever `record_interrupts`' handler saw a Ctrl-C. Otherwise (the library used
+    without the CLI's handler) the chain (`__cause__`, `__context__`) is read: DuckDB
+    stops a query for Ctrl-C with an error of its own ("Query interrupted"), and the next
+    statement in that transaction fails with a TransactionException. Only types and
+    DuckDB's own fixed text are looked at; nothing is printed.
+    """
+    if _interrupt_received.is_set():
+        return True
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, KeyboardInterrupt) or type(current).__name__ == "InterruptException":
+            return True
+        if isinstance(current, RuntimeError) and "interrupted" in str(current).lower():
+            return True
+        current = current.__cause__ or current.__context__
+    return False

@@ -27,7 +27,12 @@ import polars as pl
 from incidentscope import compaction
 from incidentscope.config import Incident
 from incidentscope.contract import TABLES, Column
-from incidentscope.errors import BadDataError, IncidentScopeError, StorageError
+from incidentscope.errors import (
+    BadDataError,
+    IncidentScopeError,
+    StorageError,
+    caused_by_interrupt,
+)
 from incidentscope.inputs import (
     InputFile,
     csv_header,
@@ -732,7 +737,9 @@ def load(
         con.execute("COMMIT")
     except BaseException as exc:
         _rollback(con)
-        if isinstance(exc, IncidentScopeError | KeyboardInterrupt):
+        if caused_by_interrupt(exc):  # whatever error the interrupt left behind
+            raise KeyboardInterrupt from None
+        if isinstance(exc, IncidentScopeError):
             raise
         # A failed COMMIT (full disk: the WAL cannot be written) is a TransactionException.
         if isinstance(exc, duckdb.IOException | duckdb.TransactionException

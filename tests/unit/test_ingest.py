@@ -9,6 +9,7 @@ import stat
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
 import duckdb
@@ -129,15 +130,21 @@ def test_strict_refuses_and_leaves_the_workspace_untouched(tmp_path: Path) -> No
     assert sum(counts(tmp_path / "incident.duckdb").values()) == 0
 
 
-def test_failure_in_the_middle_of_a_load_leaves_the_workspace_as_it_was(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def loaded_case_with_a_new_snapshot(tmp_path: Path) -> tuple[Path, Path, Path, dict[str, int]]:
+    """A loaded small case, its table counts, and one more snapshot file for the next load."""
     incident, data = write_small_case(tmp_path)
     db = tmp_path / "incident.duckdb"
     api.load(incident, data)
     before = counts(db)
     (data / "contacts" / "contacts_2019-08-19.csv").write_text(
         (data / "contacts" / "contacts_2019-08-12.csv").read_text())
+    return incident, data, db, before
+
+
+def test_failure_in_the_middle_of_a_load_leaves_the_workspace_as_it_was(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    incident, data, db, before = loaded_case_with_a_new_snapshot(tmp_path)
 
     def explode(_con: object, **_options: object) -> None:
         raise OSError("injected failure")
@@ -149,6 +156,27 @@ def test_failure_in_the_middle_of_a_load_leaves_the_workspace_as_it_was(
     monkeypatch.undo()
     api.load(incident, data)  # and the same load succeeds afterwards
     assert counts(db)["snapshots"] == 3
+
+
+def test_ctrl_c_inside_a_query_is_an_interrupt_even_when_a_later_statement_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DuckDB stops a query for Ctrl-C ("Query interrupted"); the next statement in the
+    aborted transaction raises a TransactionException. The load must report the interrupt
+    (exit 130 in the CLI), not a storage failure, and change nothing (CI found exit 74)."""
+    incident, data, db, before = loaded_case_with_a_new_snapshot(tmp_path)
+
+    def interrupted(con: duckdb.DuckDBPyConnection, **_options: object) -> None:
+        threading.Timer(0.2, con.interrupt).start()
+        try:  # long enough to be stopped by the timer
+            con.execute("SELECT sum(a.range * b.range) FROM range(200000) a, range(200000) b")
+        finally:  # as an unregister or a cleanup statement would, in the aborted transaction
+            con.execute("SELECT 1")
+
+    monkeypatch.setattr(compaction, "add_snapshots", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        api.load(incident, data)
+    assert counts(db) == before
 
 
 def test_missing_required_column_names_file_and_column(tmp_path: Path) -> None:

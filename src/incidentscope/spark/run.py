@@ -101,7 +101,8 @@ def run_spark(
             load=loaded, recorded_rows=recorded, key_fingerprint=key.fingerprint,
             step_sql=replay_engine.all_step_sql(), outputs=files, threads=None,
             engine="spark")
-        with api._uninterruptible():
+        with api._finishing() as begin_finishing:
+            begin_finishing()
             outputs = api.write_outputs(Path(out_dir), {
                 **files, manifest.MANIFEST_NAME: manifest.render(run_manifest)})
     return api.RunResult(run_id, loaded, result, Path(out_dir), outputs)
