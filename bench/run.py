@@ -261,6 +261,21 @@ def markdown(all_results: list[dict[str, object]]) -> str:
     return "\n".join(lines)
 
 
+def earlier_sections(results_text: str, measured: set[str]) -> str:
+    """The doc's sections of scales this work dir has no results for (measured in an
+    earlier run, perhaps on another machine, such as L): kept as they were, marked."""
+    kept = []
+    parts = re.split(r"(?m)^(?=### Scale )", results_text)
+    for part in parts[1:]:
+        name = part.split()[2].rstrip(":")
+        if name in measured:
+            continue
+        note = "(From an earlier run of this script, not repeated with the figures above.)"
+        body = part.rstrip() + ("" if note in part else "\n" + note)
+        kept.append("\n" + body + "\n")
+    return "".join(kept)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--scales", nargs="+", default=["S"], choices=sorted(SCALES))
@@ -293,11 +308,12 @@ def main() -> None:
     by_scale |= fresh
     results = [by_scale[name] for name in SCALES if name in by_scale]
     saved.write_text(json.dumps(results, indent=2) + "\n")
-    table = markdown(results)
     text = args.docs.read_text() if args.docs.exists() else "# Benchmarks\n\n" \
         "<!-- results -->\n<!-- /results -->\n"
     start, end = text.index("<!-- results -->"), text.index("<!-- /results -->")
-    args.docs.write_text(text[:start] + "<!-- results -->\n" + table + "\n" + text[end:])
+    table = markdown(results)
+    kept = earlier_sections(text[start:end], set(by_scale))
+    args.docs.write_text(text[:start] + "<!-- results -->\n" + table + kept + "\n" + text[end:])
     print(table)
     shutil.rmtree(args.work / "tmp", ignore_errors=True)
 
