@@ -52,7 +52,7 @@ from incidentscope.validate import (
     problem_by_dictionary,
     problem_native,
 )
-from incidentscope.workspace import PseudonymKey, lock_down, record_key_fingerprint
+from incidentscope.workspace import PseudonymKey, lock_down, record_key_fingerprint, stored_time
 
 Progress = Callable[[str], None]
 
@@ -607,8 +607,9 @@ class _Loader:
         if "matches" in self.staged_tables:
             self._merge_matches()
         if "deliveries" in self.staged_tables:
-            self._insert_in_order("INSERT INTO deliveries SELECT * FROM stage_deliveries "
-                                  "ORDER BY account_id, served_at")
+            self._insert_in_order(
+                f"INSERT INTO delivery_log SELECT {stored_time('served_at')}, campaign_id, "
+                "account_id, impressions FROM stage_deliveries ORDER BY account_id, served_at")
 
     def _insert_in_order(self, sql: str) -> None:
         """Run an INSERT ... ORDER BY keeping its order: rows of one account side by side.
@@ -631,17 +632,19 @@ class _Loader:
             FROM stage_matches s LEFT JOIN hash_identifier h ON h.hash_no = s.hash_no"""
         fold = ("SELECT matched_at, account_id, audience_id, channel, identifier_id, "
                 "sum(copies) AS copies FROM ({rows}) GROUP BY ALL")
-        if not self.con.execute("SELECT 1 FROM matches LIMIT 1").fetchall():
+        stored = (f"SELECT {stored_time('matched_at')}, account_id, audience_id, channel, "
+                  "identifier_id, copies FROM ({rows}) ORDER BY account_id, matched_at")
+        if not self.con.execute("SELECT 1 FROM match_log LIMIT 1").fetchall():
             # The first load of matches: no need to rewrite the table.
-            self._insert_in_order("INSERT INTO matches " + fold.format(rows=new_rows)
-                                  + " ORDER BY account_id, matched_at")
+            self._insert_in_order("INSERT INTO match_log " + stored.format(
+                rows=fold.format(rows=new_rows)))
             return
         both = ("SELECT matched_at, account_id, audience_id, channel, identifier_id, copies "
                 f"FROM matches UNION ALL {new_rows}")
         self.con.execute("CREATE TEMP TABLE merged_matches AS " + fold.format(rows=both))
-        self.con.execute("DELETE FROM matches")
-        self._insert_in_order("INSERT INTO matches SELECT * FROM merged_matches "
-                              "ORDER BY account_id, matched_at")
+        self.con.execute("DELETE FROM match_log")
+        self._insert_in_order("INSERT INTO match_log " + stored.format(
+            rows="SELECT * FROM merged_matches"))
         self.con.execute("DROP TABLE merged_matches")
 
     def _add_identifiers(self) -> None:

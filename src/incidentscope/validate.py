@@ -81,7 +81,14 @@ def problem_native(column: Column, ref: str) -> str:
     """A CASE expression for a native typed cell: only NULL and range can be wrong."""
     missing = f"WHEN {ref} IS NULL THEN '{MISSING}'" if column.required else (
         f"WHEN {ref} IS NULL THEN NULL")
-    bad = f"{ref} < 1" if column.kind == "positive_int" else "false"
+    bad = "false"
+    if column.kind == "positive_int":
+        bad = f"{ref} < 1"
+    elif column.kind == "timestamp":
+        # Parquet can hold DuckDB's 'infinity' (Spark reads it as a year beyond 9999): the
+        # years of text timestamps, in a form both engines share.
+        bad = (f"NOT ({ref} BETWEEN TIMESTAMP '0001-01-01 00:00:00' "
+               "AND TIMESTAMP '9999-12-31 23:59:59.999999')")
     return f"CASE {missing} WHEN {bad} THEN {literal(REASONS[column.kind])} END"
 
 

@@ -17,7 +17,12 @@ import polars as pl
 import pytest
 
 from incidentscope import api, compaction
-from incidentscope.errors import BadDataError, MissingInputError, WorkspaceInUseError
+from incidentscope.errors import (
+    BadDataError,
+    MissingInputError,
+    StorageError,
+    WorkspaceInUseError,
+)
 from workspace_fixtures import (
     CANARY_EMAIL,
     CANARY_EMAIL_NORMALIZED,
@@ -74,6 +79,65 @@ def test_timestamps_with_offsets_become_utc_and_naive_ones_use_input_timezone(
                  "SELECT CAST(matched_at AS VARCHAR) FROM matches ORDER BY matched_at")
     assert [r[0] for r in rows] == ["2019-03-31 01:30:00", "2019-08-07 10:00:00",
                                     "2019-08-07 10:00:00"]
+
+
+def test_times_keep_their_microseconds_before_and_after_1970_through_a_merge(
+    tmp_path: Path,
+) -> None:
+    """The workspace stores a time as whole seconds plus microseconds (workspace.stored_time):
+    what the views `matches` and `deliveries` read back is the loaded value, exactly, also
+    after a second load folds new matches into the stored ones."""
+    incident, data = write_small_case(tmp_path)
+    header = "matched_at,account_id,audience_id\n"
+    (data / "matches.csv").write_text(
+        header + "2019-08-07T12:00:00.123456Z,2,aud1\n1969-12-31T23:59:59.5Z,2,aud1\n"
+        "2019-08-07T12:00:00Z,2,aud2\n")
+    (data / "deliveries.csv").write_text(
+        "served_at,campaign_id,account_id,impressions\n"
+        "2019-08-08T00:00:00.000001Z,c1,1,3\n1960-01-01T00:00:00.75Z,c1,2,2\n")
+    db = tmp_path / "incident.duckdb"
+    api.load(incident, data)
+    (data / "matches.csv").write_text(
+        header + "2019-08-07T12:00:00.123456Z,2,aud1\n2019-08-07T12:00:00.999999Z,2,aud1\n")
+    api.load(incident, data)  # a new file: merged with the stored matches
+    assert query(db, "SELECT CAST(matched_at AS VARCHAR), audience_id, copies FROM matches "
+                     "ORDER BY matched_at, audience_id") == [
+        ("1969-12-31 23:59:59.5", "aud1", 1),
+        ("2019-08-07 12:00:00", "aud2", 1),
+        ("2019-08-07 12:00:00.123456", "aud1", 2),
+        ("2019-08-07 12:00:00.999999", "aud1", 1),
+    ]
+    assert query(db, "SELECT CAST(served_at AS VARCHAR) FROM deliveries ORDER BY 1") == [
+        ("1960-01-01 00:00:00.75",), ("2019-08-08 00:00:00.000001",)]
+
+
+def test_an_infinite_parquet_timestamp_is_a_rejected_cell(tmp_path: Path) -> None:
+    incident, data = write_small_case(tmp_path)
+    con = duckdb.connect()
+    con.execute(f"""COPY (SELECT * FROM (VALUES
+        (TIMESTAMP 'infinity', 2, 'aud1'), (TIMESTAMP '2019-08-07 10:00:00', 2, 'aud1'))
+        t(matched_at, account_id, audience_id)) TO '{data / "matches.parquet"}'""")
+    con.close()
+    (data / "matches.csv").unlink()
+    api.load(incident, data)
+    db = tmp_path / "incident.duckdb"
+    assert query(db, "SELECT count(*) FROM matches") == [(1,)]
+    assert query(db, "SELECT path, line, column_name FROM rejects WHERE path LIKE 'matches%'"
+                 ) == [("matches.parquet", 1, "matched_at")]
+
+
+def test_a_workspace_of_another_schema_is_refused_with_what_to_do(tmp_path: Path) -> None:
+    incident, data = write_small_case(tmp_path)
+    db = tmp_path / "incident.duckdb"
+    con = duckdb.connect(str(db))
+    con.execute("CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)")
+    con.execute("INSERT INTO meta VALUES ('schema_version', '1')")
+    con.execute("CREATE TABLE matches (matched_at TIMESTAMP)")
+    con.close()
+    with pytest.raises(StorageError, match=r"schema 1 is not supported.*new workspace"):
+        api.load(incident, data)
+    assert query(db, "SELECT table_name FROM duckdb_tables() ORDER BY 1") == [
+        ("matches",), ("meta",)]
 
 
 def test_snapshot_dates_come_from_file_names_and_contacts_compact_to_runs(tmp_path: Path) -> None:

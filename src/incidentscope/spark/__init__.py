@@ -6,6 +6,8 @@ does not import it, `session()` does.
 
 from __future__ import annotations
 
+import os
+import sys
 from typing import Any
 
 from incidentscope.errors import UsageError
@@ -32,4 +34,9 @@ def session(master: str | None = None, app_name: str = "incidentscope") -> Any:
                    .config("spark.ui.enabled", "false")
                    # stderr is for incidentscope's own progress, not Spark's stage bars
                    .config("spark.ui.showConsoleProgress", "false"))
+        if (master or "local").startswith("local"):
+            # Local workers run on this machine: give them this interpreter (and so this
+            # environment's pyarrow, phonenumbers, ...), not whatever `python3` is on PATH.
+            # PySpark reads only the environment variable for this.
+            os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     return builder.getOrCreate()
