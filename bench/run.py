@@ -241,7 +241,8 @@ def markdown(all_results: list[dict[str, object]]) -> str:
         if "load" in r and "replay" in r:
             reports = (float(run["seconds"]) - float(load["seconds"])
                        - float(r["replay"]["seconds"]))  # type: ignore[index]
-            lines.append(f"| reports (run - load - replay) | {reports:.2f} | | |")
+            lines.append(f"| run - (load + replay): the reports, less what one process saves | "
+                         f"{reports:.2f} | | |")
         lines.append("")
         rows = int(r.get("contact_rows", 0))  # type: ignore[call-overload]
         lines.append(f"Memory limit: {r.get('memory_limit', 'default')}. Contact snapshot rows: "

@@ -612,10 +612,12 @@ class _Loader:
                 "account_id, impressions FROM stage_deliveries ORDER BY account_id, served_at")
 
     def _insert_in_order(self, sql: str) -> None:
-        """Run an INSERT ... ORDER BY keeping its order: rows of one account side by side.
+        """Run an INSERT ... ORDER BY keeping its order: rows of one account side by side
+        (and, for matches, of one identifier of the account).
 
         An account's rows stored together compress to runs (its id once per run instead of
-        once per row): at scale M the workspace is 41% smaller, the replay as fast.
+        once per row): at scale M the workspace is 41% smaller, the replay as fast. Matches
+        ordered by identifier within the account: their identifier ids 44 -> 5 MB at M.
         """
         self.con.execute("SET preserve_insertion_order = true")
         try:
@@ -633,7 +635,8 @@ class _Loader:
         fold = ("SELECT matched_at, account_id, audience_id, channel, identifier_id, "
                 "sum(copies) AS copies FROM ({rows}) GROUP BY ALL")
         stored = (f"SELECT {stored_time('matched_at')}, account_id, audience_id, channel, "
-                  "identifier_id, copies FROM ({rows}) ORDER BY account_id, matched_at")
+                  "identifier_id, copies FROM ({rows}) "
+                  "ORDER BY account_id, identifier_id, matched_at")
         if not self.con.execute("SELECT 1 FROM match_log LIMIT 1").fetchall():
             # The first load of matches: no need to rewrite the table.
             self._insert_in_order("INSERT INTO match_log " + stored.format(

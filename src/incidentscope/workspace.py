@@ -49,8 +49,9 @@ CREATE TABLE IF NOT EXISTS contact_runs (
     account_id BIGINT NOT NULL, channel VARCHAR NOT NULL, identifier_id BIGINT NOT NULL,
     purposes_id INTEGER NOT NULL, first_snapshot DATE NOT NULL, last_snapshot DATE NOT NULL);
 -- the match log, de-duplicated; copies = how many identical rows the log had. Stored by
--- (account, time), each time as whole seconds and the microseconds within the second
--- (see stored_time); read through the views `matches` and `deliveries`.
+-- (account, identifier, time), deliveries by (account, time), each time as whole seconds
+-- and the microseconds within the second (see stored_time); read through the views
+-- `matches` and `deliveries`.
 CREATE TABLE IF NOT EXISTS match_log (
     matched_second TIMESTAMP_S NOT NULL, matched_micros INTEGER NOT NULL,
     account_id BIGINT NOT NULL, audience_id VARCHAR NOT NULL,
