@@ -61,8 +61,6 @@ def workspace_state(db: Path, scenario: dict[str, object]) -> str:
     """'nothing', 'complete', or what is wrong: a workspace is all or nothing."""
     if not db.exists():
         return "nothing"
-    done = cli("status", "x.toml", "--db", str(db)) if False else None
-    del done
     try:
         tables = {str(r[0]) for r in query(db, "SELECT table_name FROM duckdb_tables()")}
         if not tables:

@@ -17,8 +17,7 @@ values of the DuckDB workspace tables after a load into a new workspace:
 Types follow `workspace.SCHEMA` (for matches and deliveries: its views), with two
 differences: `identifiers.pseudonym` is the 32-character lowercase hex string of
 DuckDB's UHUGEINT (same order), and timestamps are `TIMESTAMP_NTZ` (naive UTC, like
-DuckDB's TIMESTAMP). `files.load_id` and
-`files.loaded_at` are this load's own.
+DuckDB's TIMESTAMP). `files.load_id` and `files.loaded_at` are this load's own.
 
 One load into a fresh Spark session: there is no workspace to add to, so no
 "already loaded" bookkeeping beyond identical files within this load, and no check
