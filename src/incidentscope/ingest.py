@@ -399,7 +399,10 @@ class _Loader:
                 WHERE raw IS NOT NULL
                   AND NOT EXISTS (SELECT 1 FROM hash_dict d WHERE d.raw = v.raw)
             ),
-            known AS (SELECT hash, min(hash_no) AS hash_no FROM hash_dict GROUP BY hash)
+            -- only the new values' hashes: the whole dictionary grouped per file cost
+            -- 40 of 94 ms per snapshot file at scale S (2,603 new values of 284,577)
+            known AS (SELECT hash, min(hash_no) AS hash_no FROM hash_dict
+                      WHERE hash IN (SELECT hash FROM new) GROUP BY hash)
             SELECT n.raw, n.hash, n.hash IS NOT NULL AND {hex64_ok('n.hash')},
                    CASE WHEN n.hash IS NOT NULL THEN coalesce(
                        k.hash_no,
