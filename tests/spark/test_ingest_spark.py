@@ -183,10 +183,13 @@ def test_missing_required_column_is_the_same_error(spark: Any, tmp_path: Path) -
 
 
 @pytest.mark.slow  # about 60 s on 2 cores
-def test_generated_case_raw_csv_and_hashed_parquet(spark: Any, tmp_path: Path) -> None:
+def test_generated_case_raw_csv_raw_parquet_and_hashed_parquet(spark: Any,
+                                                                tmp_path: Path) -> None:
     for name, params in (
         ("raw", ScenarioParams(accounts=60, seed=7, snapshot_every_days=56,
                                matches_per_account=3.0)),
+        ("raw-parquet", ScenarioParams(accounts=60, seed=9, snapshot_every_days=56,
+                                       matches_per_account=3.0, file_format="parquet")),
         ("hashed", ScenarioParams(accounts=60, seed=8, snapshot_every_days=56,
                                   matches_per_account=3.0, hashed=True, file_format="parquet")),
     ):
