@@ -21,8 +21,31 @@ from incidentscope.errors import MissingInputError, StorageError, WorkspaceInUse
 
 SCHEMA_VERSION = "2"  # 2: the match and delivery logs store times as seconds + micros
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL);
+# Created and read first: the schema version it holds decides whether SCHEMA may follow.
+META_TABLE = "CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)"
+
+
+def stored_time(column: str) -> str:
+    """The two stored columns of a timestamp: whole seconds, microseconds within the second.
+
+    Logged times are whole seconds almost always; as one microsecond TIMESTAMP they cost
+    about 45 bits each after bitpacking, as seconds about 25, and the microseconds, nearly
+    all 0, about nothing: at scale S the workspace is 23% smaller. Lossless: `restored_time`
+    adds the two back. (`column` is a fixed name, not input.)
+    """
+    second = f"date_trunc('second', {column})"  # the floor, before 1970 too
+    return (f"CAST({second} AS TIMESTAMP_S), "
+            f"CAST(epoch_us({column}) - epoch_us({second}) AS INTEGER)")
+
+
+def restored_time(second: str, micros: str) -> str:
+    """The timestamp that `stored_time` stored as the columns `second` and `micros`."""
+    return f"CAST({second} AS TIMESTAMP) + to_microseconds({micros})"
+
+
+# Built from constants and the helpers above only, never from input.
+SCHEMA = META_TABLE + (  # noqa: S608
+""";
 -- ingest: one row per loaded input file, by content
 CREATE TABLE IF NOT EXISTS files (
     file_sha256 VARCHAR NOT NULL, snapshot_from_name DATE,
@@ -57,14 +80,14 @@ CREATE TABLE IF NOT EXISTS match_log (
     account_id BIGINT NOT NULL, audience_id VARCHAR NOT NULL,
     channel VARCHAR, identifier_id BIGINT, copies BIGINT NOT NULL);
 CREATE VIEW IF NOT EXISTS matches AS
-    SELECT CAST(matched_second AS TIMESTAMP) + to_microseconds(matched_micros) AS matched_at,
+    SELECT """ + restored_time("matched_second", "matched_micros") + """ AS matched_at,
            account_id, audience_id, channel, identifier_id, copies
     FROM match_log;
 CREATE TABLE IF NOT EXISTS delivery_log (
     served_second TIMESTAMP_S NOT NULL, served_micros INTEGER NOT NULL,
     campaign_id VARCHAR NOT NULL, account_id BIGINT NOT NULL, impressions BIGINT NOT NULL);
 CREATE VIEW IF NOT EXISTS deliveries AS
-    SELECT CAST(served_second AS TIMESTAMP) + to_microseconds(served_micros) AS served_at,
+    SELECT """ + restored_time("served_second", "served_micros") + """ AS served_at,
            campaign_id, account_id, impressions
     FROM delivery_log;
 -- replay: the latest replay's per-account outcome (ids only) and report
@@ -77,7 +100,7 @@ CREATE TABLE IF NOT EXISTS runs (
     manifest_sha256 VARCHAR, report_json VARCHAR NOT NULL,
     affected_lower BIGINT NOT NULL, affected_estimate BIGINT NOT NULL,
     affected_upper BIGINT NOT NULL);
-"""
+""")
 
 
 def default_workspace_path(incident_path: Path) -> Path:
@@ -189,7 +212,7 @@ def connect(
         # One transaction: a crash while creating a workspace leaves all tables or none.
         con.execute("BEGIN TRANSACTION")
         try:
-            con.execute(SCHEMA.split(";", 1)[0])  # meta first: the version decides the rest
+            con.execute(META_TABLE)
             rows = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall()
             if rows and rows[0][0] != SCHEMA_VERSION:
                 raise StorageError(
@@ -204,19 +227,6 @@ def connect(
                 con.execute("ROLLBACK")
             raise
     return con
-
-
-def stored_time(column: str) -> str:
-    """The two stored columns of a timestamp: whole seconds, microseconds within the second.
-
-    Logged times are whole seconds almost always; as one microsecond TIMESTAMP they cost
-    about 45 bits each after bitpacking, as seconds about 25, and the microseconds, nearly
-    all 0, about nothing: at scale S the workspace is 23% smaller. Lossless: the views
-    `matches` and `deliveries` add the two back. (`column` is a fixed name, not input.)
-    """
-    second = f"date_trunc('second', {column})"  # the floor, before 1970 too
-    return (f"CAST({second} AS TIMESTAMP_S), "
-            f"CAST(epoch_us({column}) - epoch_us({second}) AS INTEGER)")
 
 
 def lock_down(con: duckdb.DuckDBPyConnection) -> None:
