@@ -111,6 +111,36 @@ def pseudonym_sql(ref: str) -> str:
     return f"('0x' || substr(sha256($key || {ref}), 1, 32))::UHUGEINT"
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """A file to stage: its header and how its columns map to the table's contract."""
+
+    item: InputFile
+    header: list[str]
+    types: list[str]  # Parquet: each column's DuckDB type; CSV: none
+    columns: list[Column]  # the contract's columns the file has
+    refs: dict[str, str]  # contract column -> the file's column (c0, c1, ...)
+    snapshot_from_name: str | None  # a contacts file's date, when only its name gives it
+
+    def batch_key(self) -> tuple[object, ...] | None:
+        """Files with the same key are staged in one statement; None: on its own."""
+        if self.item.format != "parquet" or "contact" in self.refs:
+            return None  # CSV: its own staging table; raw contacts: normalized per file
+        return (self.item.table, tuple(self.header), tuple(self.types),
+                self.snapshot_from_name is None)
+
+
+class _BatchUnreadable(BadDataError):
+    """A file of a batch cannot be read: the load is retried file by file to name it."""
+
+
+def _unreadable(plans: list[_Plan]) -> BadDataError:
+    if len(plans) > 1:
+        return _BatchUnreadable(f"one of {len(plans)} {plans[0].item.table} files cannot be read")
+    item = plans[0].item
+    return BadDataError(f"{item.display}: cannot be read as {item.format.upper()}")
+
+
 class _Loader:
     def __init__(self, con: duckdb.DuckDBPyConnection, incident: Incident, key: PseudonymKey,
                  progress: Progress) -> None:
@@ -172,7 +202,8 @@ class _Loader:
             raise BadDataError(f"{item.display}: not a readable Parquet file") from None
         return [(str(r[0]), str(r[1])) for r in rows]
 
-    def stage(self, item: InputFile) -> FileLoad:
+    def plan(self, item: InputFile) -> _Plan | FileLoad:
+        """How a file's columns map to its table's contract (a FileLoad if it is empty)."""
         table = TABLES[item.table]
         types: list[str] = []  # Parquet: each column's type, from the same schema read
         if item.format == "csv":
@@ -206,25 +237,41 @@ class _Loader:
         if item.table == "contacts" and "contact" not in position and (
                 "contact_sha256" not in position):
             raise BadDataError(f"{item.display}: needs a column 'contact' or 'contact_sha256'")
-
         refs = {c.name: f"c{position[c.name]}" for c in columns}
-        if item.format == "csv":
-            relation, bound = self._stage_csv(item, header, refs)
+        return _Plan(item, header, types, columns, refs, snapshot_from_name)
+
+    def stage(self, plans: list[_Plan]) -> list[FileLoad]:
+        """Check and stage one file, or several Parquet files of one table and schema.
+
+        Several files are read in one statement: DuckDB splits a Parquet scan by row
+        group, so a file of one row group is read on one thread, a batch on all of them.
+        """
+        first = plans[0]
+        self.con.execute("DROP TABLE IF EXISTS stage_files")
+        self.con.execute("CREATE TEMP TABLE stage_files (file_no INTEGER, path VARCHAR, "
+                         "snapshot_from_name DATE)")
+        self.con.executemany("INSERT INTO stage_files VALUES ($1, $2, $3)", [
+            [number, str(plan.item.path), plan.snapshot_from_name]
+            for number, plan in enumerate(plans)])
+        if first.item.format == "csv":
+            relation, bound = self._stage_csv(first.item, first.header, first.refs)
             native: dict[str, str] = {}
         else:
-            relation, bound, native = self._parquet_relation(item, types, refs, columns)
-        structural = self._structural_rejects(item, header)
-        contact_map = self._contact_map(item, refs, len(header)) if "contact" in refs else None
-        rows_staged, value_rejects = self._typed_stage(
-            item, columns, snapshot_from_name, contact_map, relation, bound, native)
-        rows_rejected = len(structural) + value_rejects
-        rows_read = rows_staged + len(structural)
-        status = "header only" if rows_read == 0 else "loaded"
-        if item.table == "contacts":
-            self._check_snapshot_dates(item)
-        self._merge_staged(item.table)
-        return FileLoad(item.table, item.display, item.sha256, item.bytes, rows_read,
-                        rows_staged - value_rejects, rows_rejected, status)
+            relation, bound, native = self._parquet_relation(plans)
+        structural = self._structural_rejects(first.item, first.header)
+        contact_map = self._contact_map(first) if "contact" in first.refs else None
+        counts = self._typed_stage(plans, contact_map, relation, bound, native)
+        self._merge_staged(first.item.table)
+        self.con.execute("DROP TABLE stage_files")
+        results = []
+        for number, plan in enumerate(plans):
+            rows_staged, value_rejects = counts.get(number, (0, 0))
+            rows_read = rows_staged + len(structural)
+            status = "header only" if rows_read == 0 else "loaded"
+            results.append(FileLoad(plan.item.table, plan.item.display, plan.item.sha256,
+                                    plan.item.bytes, rows_read, rows_staged - value_rejects,
+                                    len(structural) + value_rejects, status))
+        return results
 
     @staticmethod
     def _contact_ref(ref: str) -> str:
@@ -253,38 +300,38 @@ class _Loader:
             with contextlib.suppress(duckdb.Error):
                 self.con.execute("SET preserve_insertion_order = false")
         # Inside a transaction row ids start at a large offset: count from the first one.
-        return ("(SELECT rowid - (SELECT min(rowid) FROM stage_raw) AS record, * "
-                "FROM stage_raw)", {})
+        return ("(SELECT s.rowid - (SELECT min(rowid) FROM stage_raw) AS record, f.file_no, "
+                "f.snapshot_from_name, s.* FROM stage_raw s, stage_files f)", {})
 
-    def _parquet_relation(self, item: InputFile, types: list[str], refs: dict[str, str],
-                          columns: list[Column]) -> tuple[str, dict[str, object], dict[str, str]]:
-        """The Parquet file as a relation (record, columns...), read where it lies.
+    def _parquet_relation(self, plans: list[_Plan]
+                          ) -> tuple[str, dict[str, object], dict[str, str]]:
+        """Parquet files of one schema as one relation (file_no, record, columns...), read
+        where they lie.
 
         Columns whose Parquet type already is the contract's type are taken as they are
         (returned as name -> type); all others are read as text and checked like CSV.
         """
-        by_name = {c.name: c for c in columns}
+        first = plans[0]
+        by_name = {c.name: c for c in first.columns}
         native: dict[str, str] = {}
-        select = ["file_row_number AS record"]
-        bound: dict[str, object] = {"path": str(item.path)}
-        for name, ref in refs.items():
-            source_type = types[int(ref[1:])]
+        select = ["f.file_no", "p.file_row_number AS record", "f.snapshot_from_name"]
+        bound: dict[str, object] = {"paths": [str(plan.item.path) for plan in plans]}
+        for name, ref in first.refs.items():
+            source_type = first.types[int(ref[1:])]
             if name == "contact":
-                select.append(f"{self._contact_ref(f'CAST({ref} AS VARCHAR)')} AS contact_ref")
+                select.append(
+                    f"{self._contact_ref(f'CAST(p.{ref} AS VARCHAR)')} AS contact_ref")
                 bound["key"] = self.key.hex
             elif is_native(by_name[name], source_type):
                 native[name] = source_type
-                select.append(f"{ref} AS {name}")
+                select.append(f"p.{ref} AS {name}")
             else:
-                select.append(f"CAST({ref} AS VARCHAR) AS {name}")
-        aliases = ", ".join(f"c{i}" for i in range(len(types)))
-        relation = (f"(SELECT {', '.join(select)} FROM read_parquet($path, file_row_number = "
-                    f"true) AS p({aliases}, file_row_number))")
+                select.append(f"CAST(p.{ref} AS VARCHAR) AS {name}")
+        aliases = ", ".join(f"c{i}" for i in range(len(first.types)))
+        relation = (f"(SELECT {', '.join(select)} FROM read_parquet($paths, file_row_number = "
+                    f"true, filename = true) AS p({aliases}, file_row_number, filename) "
+                    "JOIN stage_files f ON f.path = p.filename)")
         return relation, bound, native
-
-    def _count(self, name: str) -> int:
-        row = self.con.execute(f"SELECT count(*) FROM {name}").fetchall()[0]
-        return int(row[0]) if row else 0
 
     def _structural_rejects(self, item: InputFile, header: list[str]) -> list[int]:
         if item.format != "csv":
@@ -322,15 +369,16 @@ class _Loader:
         self.con.execute("INSERT INTO rejects VALUES ($1, $2, $3, $4, $5)",
                          [item.sha256, item.display, line, column, reason])
 
-    def _contact_map(self, item: InputFile, refs: dict[str, str], n_columns: int) -> str:
+    def _contact_map(self, plan: _Plan) -> str:
         """Normalize each distinct raw contact once per load, in memory; return the map.
 
         `contact_norm` keeps, for the whole load, each (keyed reference, channel, country)
         already normalized: a contact that repeats in every snapshot file is normalized once.
         """
+        item, refs = plan.item, plan.refs
         # The same reader settings as staging (so that both see the same rows); its rejects
         # go to tables of their own, dropped below.
-        source, bound = self._read_source(item, n_columns, rejects="csv_reject_map")
+        source, bound = self._read_source(item, len(plan.header), rejects="csv_reject_map")
         bound["key"] = self.key.hex
         account = refs["account_id"]
         channel = refs["channel"]
@@ -377,7 +425,7 @@ class _Loader:
         )
         self.con.register("contact_map_frame", frame.to_arrow())
         try:
-            self._add_hashes(item, "contact_map_frame", {}, "contact_sha256")
+            self._add_hashes([plan], "contact_map_frame", {}, "contact_sha256")
             self.con.execute("""
                 INSERT INTO contact_norm
                 SELECT m.contact_ref, m.channel, m.country, m.reason, d.hash_no
@@ -386,7 +434,7 @@ class _Loader:
             self.con.unregister("contact_map_frame")
         return "contact_norm"
 
-    def _add_hashes(self, item: InputFile, relation: str, bound: dict[str, object],
+    def _add_hashes(self, plans: list[_Plan], relation: str, bound: dict[str, object],
                     column: str) -> None:
         """Add this file's distinct contact hashes to `hash_dict`, checked once each."""
         # One number per normalized hash (spellings that differ in case or blanks share it),
@@ -412,16 +460,16 @@ class _Loader:
         try:
             self.con.execute(sql, bind(sql, bound))
         except duckdb.Error:
-            raise BadDataError(f"{item.display}: cannot be read as {item.format.upper()}"
-                               ) from None
+            raise _unreadable(plans) from None
 
-    def _typed_stage(self, item: InputFile, columns: list[Column], snapshot_from_name: str | None,
-                     contact_map: str | None, relation: str, bound: dict[str, object],
-                     native: dict[str, str]) -> tuple[int, int]:
+    def _typed_stage(self, plans: list[_Plan], contact_map: str | None, relation: str,
+                     bound: dict[str, object], native: dict[str, str]
+                     ) -> dict[int, tuple[int, int]]:
         """Check every cell; write valid rows to stage_<table>, rejects to `rejects`.
 
-        Returns (rows read, rows rejected).
+        Returns (rows read, rows rejected) by file number.
         """
+        item, columns = plans[0].item, plans[0].columns
         tz = "$tz"
         checks: list[tuple[str, str]] = []
         typed: dict[str, str] = {}
@@ -435,7 +483,7 @@ class _Loader:
                 typed[column.name] = convert_native(column, ref, native[column.name], tz)
             elif column.kind == "hex64":
                 # Checked and numbered once per distinct value, not once per row.
-                self._add_hashes(item, relation, bound, column.name)
+                self._add_hashes(plans, relation, bound, column.name)
                 alias = f"h_{column.name}"
                 join += f" LEFT JOIN hash_dict {alias} ON {alias}.raw = {ref}"
                 checks.append((column.name, problem_by_dictionary(column, alias)))
@@ -464,34 +512,37 @@ class _Loader:
                          if "contact_sha256" in typed else "false")
             checks.append(("contact", f"CASE WHEN NOT ({have}) AND NOT ({have_hash}) "
                                       "THEN 'missing value' END"))
-            if snapshot_from_name is not None:
-                typed["snapshot_date"] = "CAST($snapshot AS DATE)"
+            if plans[0].snapshot_from_name is not None:
+                typed["snapshot_date"] = "r.snapshot_from_name"
         reason_case = "CASE " + " ".join(
             f"WHEN ({expr}) IS NOT NULL THEN '{name}'" for name, expr in checks) + " END"
         reason_text = "coalesce(" + ", ".join(expr for _, expr in checks) + ")"
         typed_cols = ", ".join(f"{expr} AS {name}" for name, expr in typed.items())
         params: dict[str, object] = {**bound, "tz": self.incident.input_timezone}
-        if snapshot_from_name is not None:
-            params["snapshot"] = snapshot_from_name
         self.con.execute("DROP TABLE IF EXISTS stage_checked")
-        sql = (f"CREATE TEMP TABLE stage_checked AS SELECT r.record, {typed_cols}, "
+        sql = (f"CREATE TEMP TABLE stage_checked AS SELECT r.file_no, r.record, {typed_cols}, "
                f"{reason_case} AS bad_column, {reason_text} AS bad_reason "
                f"FROM {relation} r{join}")
         try:
             self.con.execute(sql, bind(sql, params))
         except duckdb.Error:
-            raise BadDataError(f"{item.display}: cannot be read as {item.format.upper()}") from None
-        rows = self._count("stage_checked")
-        bad = self.con.execute(
-            "SELECT record, bad_column, bad_reason FROM stage_checked WHERE bad_column IS NOT NULL "
-            "ORDER BY record").fetchall()
-        if bad:
-            line_of = self._line_of_record(item)
+            raise _unreadable(plans) from None
+        counts = {int(number): (int(rows), int(bad)) for number, rows, bad in self.con.execute(
+            "SELECT file_no, count(*), count(bad_column) FROM stage_checked GROUP BY file_no"
+        ).fetchall()}
+        if any(bad for _rows, bad in counts.values()):
             mapping = self.incident.inputs.get(item.table)
             renames = mapping.columns if mapping else {}
-            for record, column_name, reason in bad:
-                column = renames.get(column_name, column_name)
-                self._reject(item, line_of(int(record)), column, reason)
+            for number, plan in enumerate(plans):
+                if not counts.get(number, (0, 0))[1]:
+                    continue
+                line_of = self._line_of_record(plan.item)
+                for record, column_name, reason in self.con.execute(
+                        "SELECT record, bad_column, bad_reason FROM stage_checked "
+                        "WHERE file_no = $1 AND bad_column IS NOT NULL ORDER BY record",
+                        [number]).fetchall():
+                    column = renames.get(column_name, column_name)
+                    self._reject(plan.item, line_of(int(record)), column, reason)
         self._prepare_output(item.table)
         present = set(typed)
         # Identical contact rows of one file are one state (see compaction._SIMPLE_RUNS).
@@ -501,13 +552,14 @@ class _Loader:
                "FROM stage_checked WHERE bad_column IS NULL")
         self.con.execute(sql)
         if item.table == "contacts":
+            self._check_snapshot_dates(plans)
             for (snapshot,) in self.con.execute(
-                    "SELECT DISTINCT snapshot_date FROM stage_checked "
-                    "WHERE bad_column IS NULL").fetchall():
+                    "SELECT snapshot_date FROM (SELECT DISTINCT file_no, snapshot_date "
+                    "FROM stage_checked WHERE bad_column IS NULL)").fetchall():
                 self.files_per_snapshot[snapshot] = self.files_per_snapshot.get(snapshot, 0) + 1
         self.con.execute("DROP TABLE stage_checked")
         self.con.execute("DROP TABLE IF EXISTS stage_raw")
-        return rows, len(bad)
+        return counts
 
     def _line_of_record(self, item: InputFile) -> Callable[[int], int | None]:
         """Maps a staged record's index to its line (CSV) or row number (Parquet)."""
@@ -559,15 +611,16 @@ class _Loader:
                     f"{col('identifier_sha256')}")
         return f"served_at, campaign_id, account_id, coalesce({col('impressions')}, 1)"
 
-    def _check_snapshot_dates(self, item: InputFile) -> None:
+    def _check_snapshot_dates(self, plans: list[_Plan]) -> None:
         """A snapshot date already in the workspace may not be loaded again with other content."""
         rows = self.con.execute(
-            "SELECT DISTINCT CAST(s.snapshot_date AS VARCHAR) FROM stage_contacts s "
-            "JOIN snapshots w ON w.snapshot_date = s.snapshot_date ORDER BY 1").fetchall()
+            "SELECT CAST(c.snapshot_date AS VARCHAR), min(c.file_no) FROM stage_checked c "
+            "JOIN snapshots w ON w.snapshot_date = c.snapshot_date WHERE c.bad_column IS NULL "
+            "GROUP BY 1 ORDER BY 1 LIMIT 1").fetchall()
         if rows:
             raise BadDataError(
-                f"{item.display}: snapshot {rows[0][0]} is already loaded from other content; "
-                "a snapshot cannot be changed (use a new workspace)")
+                f"{plans[int(rows[0][1])].item.display}: snapshot {rows[0][0]} is already "
+                "loaded from other content; a snapshot cannot be changed (use a new workspace)")
 
     def _merge_staged(self, table: str) -> None:
         if table == "accounts":
@@ -691,6 +744,20 @@ def load(
     """Load every input file of `data_dir` into the workspace, atomically."""
     say = progress or (lambda _message: None)
     files = discover(data_dir, incident)
+    try:
+        return _load(con, incident, files, key, strict=strict, say=say, batch_files=True)
+    except _BatchUnreadable:
+        say("a file cannot be read: loading again file by file to name it")
+        return _load(con, incident, files, key, strict=strict, say=say, batch_files=False)
+
+
+# Parquet files of one table and schema staged in one statement (see _Loader.stage): enough
+# to keep every thread busy, few enough that the staging table stays small.
+MAX_BATCH_FILES = 8
+
+
+def _load(con: duckdb.DuckDBPyConnection, incident: Incident, files: list[InputFile],
+          key: PseudonymKey, *, strict: bool, say: Progress, batch_files: bool) -> LoadResult:
     loader = _Loader(con, incident, key, say)
     results: list[FileLoad] = []
     con.execute("BEGIN TRANSACTION")
@@ -707,27 +774,56 @@ def load(
         # has no snapshot_date column: the same export under another date is another snapshot.
         known = {(str(row[0]), row[1].isoformat() if row[1] else None) for row in con.execute(
             "SELECT file_sha256, snapshot_from_name FROM files").fetchall()}
-        for index, item in enumerate(files, 1):
-            identity = (item.sha256, loader.snapshot_date_from_name(item))
-            if identity in known:
-                results.append(FileLoad(item.table, item.display, item.sha256, item.bytes,
-                                        0, 0, 0, "already loaded"))
-                continue
-            known.add(identity)
-            started = time.perf_counter()
-            file_load = loader.stage(item)
+        pending: list[tuple[int, _Plan]] = []  # new files to stage together
+
+        def record(index: int, item: InputFile, file_load: FileLoad, seconds: float) -> None:
             results.append(file_load)
-            seconds = max(time.perf_counter() - started, 1e-6)
             say(f"[{index}/{len(files)}] {item.table}: {item.display}: "
                 f"{file_load.rows_read:,} rows ({file_load.rows_read / seconds:,.0f} rows/s), "
                 f"{file_load.rows_rejected:,} rejected")
             con.execute(
                 "INSERT INTO files VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-                [item.sha256, identity[1], item.table, item.display, item.bytes,
-                 file_load.rows_read,
-                 file_load.rows_loaded, file_load.rows_rejected, loader.load_id,
+                [item.sha256, loader.snapshot_date_from_name(item), item.table, item.display,
+                 item.bytes, file_load.rows_read, file_load.rows_loaded,
+                 file_load.rows_rejected, loader.load_id,
                  datetime.now(UTC).replace(tzinfo=None)],
             )
+
+        def stage_pending() -> None:
+            if not pending:
+                return
+            started = time.perf_counter()
+            loads = loader.stage([plan for _index, plan in pending])
+            rows = sum(file_load.rows_read for file_load in loads)
+            # A batch's files share its time, by rows.
+            seconds = max(time.perf_counter() - started, 1e-6)
+            for (index, plan), file_load in zip(pending, loads, strict=True):
+                share = file_load.rows_read / rows if rows else 1 / len(loads)
+                record(index, plan.item, file_load, max(seconds * share, 1e-6))
+            pending.clear()
+
+        for index, item in enumerate(files, 1):
+            identity = (item.sha256, loader.snapshot_date_from_name(item))
+            if identity in known:
+                stage_pending()
+                results.append(FileLoad(item.table, item.display, item.sha256, item.bytes,
+                                        0, 0, 0, "already loaded"))
+                continue
+            known.add(identity)
+            started = time.perf_counter()
+            plan = loader.plan(item)
+            if isinstance(plan, FileLoad):  # empty
+                stage_pending()
+                record(index, item, plan, max(time.perf_counter() - started, 1e-6))
+                continue
+            batch_key = plan.batch_key() if batch_files else None
+            if pending and (batch_key is None or batch_key != pending[0][1].batch_key()
+                            or len(pending) >= MAX_BATCH_FILES):
+                stage_pending()
+            pending.append((index, plan))
+            if batch_key is None:
+                stage_pending()
+        stage_pending()
         rejected = sum(r.rows_rejected for r in results)
         if strict and rejected:
             first = con.execute(

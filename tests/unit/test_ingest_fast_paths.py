@@ -14,8 +14,10 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
+import pytest
 
-from incidentscope import api
+from incidentscope import api, ingest
+from incidentscope.errors import BadDataError
 from incidentscope.generator import ScenarioParams, generate
 from workspace_fixtures import INCIDENT, sha, write_small_case
 
@@ -138,3 +140,82 @@ def test_runs_with_duplicates_and_gaps_on_both_paths(tmp_path: Path) -> None:
     api.load(incident, data)
     assert (2, "email", "profile|two_factor", "2019-08-08", "2019-08-08") in runs_of(
         tmp_path / "union" / "incident.duckdb")
+
+
+def damaged_parquet_snapshots(tmp_path: Path) -> tuple[Path, Path]:
+    """A generated case of 12 weekly Parquet snapshots with bad cells in two of them and,
+    in the middle, a file of another schema (an extra column): batches of several sizes."""
+    case = tmp_path / "case"
+    generate(case, ScenarioParams(accounts=400, seed=11, damage=False, hashed=True,
+                                  file_format="parquet", snapshot_every_days=7,
+                                  snapshots_from=date(2019, 6, 1), end=date(2019, 10, 31)))
+    contacts = sorted((case / "data" / "contacts").glob("*.parquet"))
+    assert len(contacts) > 12
+    for path in contacts[12:]:
+        path.unlink()
+    for number, column, value in ((2, "contact_sha256", "not-a-hash"), (9, "purposes", "")):
+        frame = pl.read_parquet(contacts[number])
+        frame = frame.with_columns(pl.when(pl.int_range(pl.len()) == 4).then(pl.lit(value))
+                                   .otherwise(pl.col(column)).alias(column))
+        frame.write_parquet(contacts[number])
+    frame = pl.read_parquet(contacts[5]).with_columns(pl.lit("x").alias("note"))
+    frame.write_parquet(contacts[5])
+    return case / "incident.toml", case / "data"
+
+
+def files_and_rejects(db: Path) -> list[list[tuple[object, ...]]]:
+    with duckdb.connect(str(db), read_only=True) as con:
+        return [con.execute(sql).fetchall() for sql in (
+            "SELECT path, rows_read, rows_loaded, rows_rejected FROM files ORDER BY path",
+            "SELECT path, line, column_name, reason FROM rejects ORDER BY ALL")]
+
+
+def test_parquet_files_staged_together_load_exactly_like_one_by_one(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    incident, data = damaged_parquet_snapshots(tmp_path)
+    together = tmp_path / "together.duckdb"
+    load_with_key(incident, data, together, None)
+    monkeypatch.setattr(ingest, "MAX_BATCH_FILES", 1)
+    alone = tmp_path / "alone.duckdb"
+    load_with_key(incident, data, alone, together.with_name("together.duckdb.key"))
+
+    assert tables(together) == tables(alone)
+    assert files_and_rejects(together) == files_and_rejects(alone)
+    rejects = files_and_rejects(together)[1]
+    assert [(path, line, column) for path, line, column, _reason in rejects] == [
+        (f"contacts/{sorted((data / 'contacts').iterdir())[2].name}", 5, "contact_sha256"),
+        (f"contacts/{sorted((data / 'contacts').iterdir())[9].name}", 5, "purposes"),
+    ]
+
+
+def test_an_unreadable_file_of_a_batch_is_named(tmp_path: Path) -> None:
+    incident, data = damaged_parquet_snapshots(tmp_path)
+    broken = sorted((data / "contacts").iterdir())[7]
+    content = bytearray(broken.read_bytes())
+    # The footer (schema) stays readable; the column data in the middle does not.
+    middle = len(content) // 2
+    content[middle - 2000:middle + 2000] = bytes(4000)
+    broken.write_bytes(bytes(content))
+    with pytest.raises(BadDataError, match=f"^contacts/{broken.name}: cannot be read as PARQUET"):
+        api.load(incident, data)
+    with duckdb.connect(str(data.parent / "incident.duckdb"), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM files").fetchall() == [(0,)]
+
+
+def test_a_changed_snapshot_in_a_batch_names_its_own_file(tmp_path: Path) -> None:
+    incident, data = damaged_parquet_snapshots(tmp_path)
+    contacts = sorted((data / "contacts").iterdir())
+    later = tmp_path / "later"
+    later.mkdir()
+    for path in contacts[7:]:
+        shutil.move(path, later / path.name)
+    api.load(incident, data)
+    # One batch of three new files: two new dates, then a loaded date with other content.
+    for path in contacts[7:9]:
+        shutil.move(later / path.name, path)
+    date_in_name = contacts[3].stem.removeprefix("contacts_")
+    changed = data / "contacts" / f"contacts_again_{date_in_name}.parquet"
+    pl.read_parquet(contacts[3]).head(10).write_parquet(changed)
+    with pytest.raises(BadDataError, match=f"^contacts/{changed.name}: snapshot {date_in_name} "
+                                           "is already loaded from other content"):
+        api.load(incident, data)
