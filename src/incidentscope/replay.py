@@ -38,9 +38,9 @@ STEPS = (
     "06_account_outcomes",
     "07_delivery_flags",
 )
-_TEMP_TABLES = ("param_audience_types", "purpose_state", "scope_audiences", "brackets",
-                "scoped_matches", "signature_states", "classified", "account_outcomes",
-                "delivery_flags", "audience_flags")
+_TEMP_TABLES = ("param_audience_types", "param_snapshot_days", "purpose_state",
+                "scope_audiences", "brackets", "scoped_matches", "signature_states",
+                "classified", "account_outcomes", "delivery_flags", "audience_flags")
 CLASSES = ("caused", "permitted", "uncertain", "unexplained")
 SCHEMA_VERSION = 1
 
@@ -242,6 +242,11 @@ def _class_counts(con: Engine) -> tuple[dict[str, int], dict[str, int]]:
 def _prepare_parameters(con: Engine, incident: Incident) -> None:
     con.create_table("param_audience_types", pl.DataFrame(
         {"audience_type": list(incident.audience_types)}, schema={"audience_type": pl.String}))
+    # Every day from the first snapshot to the last: the days a bracket covers (step 02).
+    first, last = con.rows("SELECT min(snapshot_date), max(snapshot_date) FROM snapshots")[0]
+    days = (pl.date_range(first, last, "1d", eager=True) if first is not None
+            else pl.Series([], dtype=pl.Date))
+    con.create_table("param_snapshot_days", pl.DataFrame({"day": days}))
     restricted = set(incident.restricted_purposes)
     rows = con.rows("SELECT purposes_id, purposes FROM purpose_sets")
     con.create_table("purpose_state", pl.DataFrame(

@@ -14,4 +14,5 @@ SELECT m.matched_at, m.account_id, m.audience_id, m.channel, m.identifier_id, m.
        COALESCE(b.next_date, DATE '0001-01-01') AS sig_next
 FROM matches m
 JOIN scope_audiences a ON a.audience_id = m.audience_id
-LEFT JOIN brackets b ON b.from_ts <= m.matched_at AND m.matched_at < b.to_ts
+LEFT JOIN brackets b ON b.day = CAST(m.matched_at AS DATE)
+                     AND b.from_ts <= m.matched_at AND m.matched_at < b.to_ts
