@@ -44,7 +44,8 @@ class Engine(Protocol):
         """A temporary table with the frame's rows and column types (parameter tables)."""
 
     def drop_table(self, name: str) -> None:
-        """Drop a temporary table made by `execute` or `create_table`, if it exists."""
+        """Drop a temporary table or view made by `execute` or `create_table`, if it
+        exists."""
 
     def lock_down(self) -> None:
         """From now on, SQL reads only tables (no file access, no setting changes)."""
@@ -86,7 +87,10 @@ class DuckDBEngine:
             self.con.unregister(staging)
 
     def drop_table(self, name: str) -> None:
-        self.con.execute(f"DROP TABLE IF EXISTS {name}")
+        # (a replay step may make a view: DuckDB drops each kind by its own statement)
+        views = self.con.execute("SELECT 1 FROM duckdb_views() WHERE temporary AND "
+                                 "view_name = $1", [name]).fetchall()
+        self.con.execute(f"DROP {'VIEW' if views else 'TABLE'} IF EXISTS {name}")
 
     def lock_down(self) -> None:
         lock_down(self.con)

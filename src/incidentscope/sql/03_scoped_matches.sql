@@ -1,10 +1,11 @@
--- De-duplicated matches into in-scope audiences, with their period and the
--- snapshot bracket around them. prev_date is NULL outside the snapshot range.
-CREATE TEMP TABLE scoped_matches AS
+-- De-duplicated matches into in-scope audiences, with the snapshot bracket
+-- around them. prev_date is NULL outside the snapshot range.
+-- A view: steps 04 and 05 each read it, and computing it twice from the compact
+-- match log costs less than storing and reading back a wide row per match
+-- (scale M: steps 03 to 05 in 7.6 s as a table, 5.4 s as a view).
+CREATE TEMP VIEW scoped_matches AS
 SELECT m.matched_at, m.account_id, m.audience_id, m.channel, m.identifier_id, m.copies,
        a.audience_type,
-       m.matched_at >= $window_start AND m.matched_at < $fix_at AS in_window,
-       m.matched_at >= $fix_at AS post_fix,
        b.prev_date,
        b.next_date,
        CASE WHEN b.prev_date IS NULL THEN FALSE ELSE m.matched_at = b.from_ts END AS exact,

@@ -1,7 +1,10 @@
 -- Every in-scope match with its class.
 CREATE TEMP TABLE classified AS
 SELECT m.matched_at, m.account_id, m.audience_id, m.audience_type, m.channel,
-       m.identifier_id, m.copies, m.in_window, m.post_fix, m.prev_date, m.next_date, m.exact,
+       m.identifier_id, m.copies,
+       m.matched_at >= $window_start AND m.matched_at < $fix_at AS in_window,
+       m.matched_at >= $fix_at AS post_fix,
+       m.prev_date, m.next_date, m.exact,
        m.sig_channel, m.sig_identifier, m.sig_prev, m.sig_next,
        CASE WHEN st.may_restricted = 1 AND st.may_permitted = 1 THEN 'uncertain'
             WHEN st.may_restricted = 1 THEN 'caused'
