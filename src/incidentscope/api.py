@@ -24,7 +24,7 @@ import duckdb
 from incidentscope import ingest, investigate, manifest, workspace
 from incidentscope import replay as replay_engine
 from incidentscope.config import Incident, load_incident
-from incidentscope.errors import StorageError
+from incidentscope.errors import OUT_OF_MEMORY_HINT, OutOfMemoryError, StorageError
 from incidentscope.ingest import LoadResult
 from incidentscope.replay import ReplayResult
 from incidentscope.report import json_report
@@ -54,6 +54,10 @@ def resolve_db(incident_path: Path, db_path: Path | None) -> Path:
     return db_path if db_path is not None else workspace.default_workspace_path(incident_path)
 
 
+def _out_of_memory() -> OutOfMemoryError:
+    return OutOfMemoryError(f"out of memory within DuckDB's memory limit; {OUT_OF_MEMORY_HINT}")
+
+
 @contextlib.contextmanager
 def open_workspace(
     incident_path: Path | str,
@@ -66,10 +70,17 @@ def open_workspace(
 ) -> Iterator[tuple[Incident, duckdb.DuckDBPyConnection, Path]]:
     incident = load_incident(Path(incident_path))
     db = resolve_db(Path(incident_path), Path(db_path) if db_path else None)
-    con = workspace.connect(db, create=create, read_only=read_only, threads=threads,
-                            memory_limit=memory_limit)
+    try:
+        con = workspace.connect(db, create=create, read_only=read_only, threads=threads,
+                                memory_limit=memory_limit)
+    except duckdb.OutOfMemoryException:
+        raise _out_of_memory() from None
     try:
         yield incident, con, db
+    except duckdb.OutOfMemoryException:
+        # A replay or report query that needs more than DuckDB's limit, even spilling.
+        # (The load says so itself, adding that it left the workspace unchanged.)
+        raise _out_of_memory() from None
     finally:
         con.close()
         temp_dir = db.parent / f".{db.name}.tmp"

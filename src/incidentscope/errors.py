@@ -21,6 +21,7 @@ class ExitCode(IntEnum):
     BAD_DATA = 65  # input data rejected (for example under --strict)
     NO_INPUT = 66  # an input file or the workspace does not exist
     INTERNAL = 70  # a bug in incidentscope
+    OUT_OF_MEMORY = 71  # DuckDB needed more memory than its limit (--memory-limit)
     IO = 74  # reading or writing failed (disk full, permissions)
     IN_USE = 75  # the workspace is used by another process
     INTERRUPTED = 130  # Ctrl-C
@@ -50,6 +51,15 @@ class MissingInputError(IncidentScopeError):
 
 class StorageError(IncidentScopeError):
     exit_code = ExitCode.IO
+
+
+class OutOfMemoryError(IncidentScopeError):
+    exit_code = ExitCode.OUT_OF_MEMORY
+
+
+# What to do when DuckDB runs out of memory within its limit (the limit, not the machine:
+# a larger limit lets it hold more before spilling; fewer threads need less at once).
+OUT_OF_MEMORY_HINT = "rerun with a larger --memory-limit (or fewer --threads)"
 
 
 class WorkspaceInUseError(IncidentScopeError):

@@ -28,8 +28,10 @@ from incidentscope import compaction
 from incidentscope.config import Incident
 from incidentscope.contract import TABLES, Column
 from incidentscope.errors import (
+    OUT_OF_MEMORY_HINT,
     BadDataError,
     IncidentScopeError,
+    OutOfMemoryError,
     StorageError,
     caused_by_interrupt,
 )
@@ -198,6 +200,8 @@ class _Loader:
         try:
             rows = self.con.execute("DESCRIBE SELECT * FROM read_parquet($1)",
                                     [str(item.path)]).fetchall()
+        except duckdb.OutOfMemoryException:
+            raise  # not the file's fault (see load)
         except duckdb.Error:
             raise BadDataError(f"{item.display}: not a readable Parquet file") from None
         return [(str(r[0]), str(r[1])) for r in rows]
@@ -293,6 +297,8 @@ class _Loader:
         try:
             sql = f"CREATE TEMP TABLE stage_raw AS SELECT {', '.join(select)} FROM {source}"
             self.con.execute(sql, bind(sql, bound))
+        except duckdb.OutOfMemoryException:
+            raise  # not the file's fault (see load)
         except duckdb.Error:
             raise BadDataError(f"{item.display}: cannot be read as CSV") from None
         finally:
@@ -394,6 +400,8 @@ class _Loader:
                "NOT DISTINCT FROM v.country)")
         try:
             distinct = self.con.execute(sql, bind(sql, bound)).fetchall()
+        except duckdb.OutOfMemoryException:
+            raise  # not the file's fault (see load)
         except duckdb.Error:
             raise BadDataError(f"{item.display}: cannot be read as {item.format.upper()}") from None
         self.con.execute("DROP TABLE IF EXISTS csv_reject_map_errors")
@@ -459,6 +467,8 @@ class _Loader:
             FROM new n LEFT JOIN known k ON k.hash = n.hash"""
         try:
             self.con.execute(sql, bind(sql, bound))
+        except duckdb.OutOfMemoryException:
+            raise  # not the file's fault (see load)
         except duckdb.Error:
             raise _unreadable(plans) from None
 
@@ -525,6 +535,8 @@ class _Loader:
                f"FROM {relation} r{join}")
         try:
             self.con.execute(sql, bind(sql, params))
+        except duckdb.OutOfMemoryException:
+            raise  # not the file's fault (see load)
         except duckdb.Error:
             raise _unreadable(plans) from None
         counts = {int(number): (int(rows), int(bad)) for number, rows, bad in self.con.execute(
@@ -846,9 +858,12 @@ def _load(con: duckdb.DuckDBPyConnection, incident: Incident, files: list[InputF
             raise KeyboardInterrupt from None
         if isinstance(exc, IncidentScopeError):
             raise
+        if isinstance(exc, duckdb.OutOfMemoryException):
+            raise OutOfMemoryError("the load ran out of memory within DuckDB's memory limit; "
+                                   f"{OUT_OF_MEMORY_HINT}; the workspace is unchanged"
+                                   ) from None
         # A failed COMMIT (full disk: the WAL cannot be written) is a TransactionException.
-        if isinstance(exc, duckdb.IOException | duckdb.TransactionException
-                      | duckdb.OutOfMemoryException | OSError):
+        if isinstance(exc, duckdb.IOException | duckdb.TransactionException | OSError):
             cause = "the disk is full" if "No space left" in str(exc) else type(exc).__name__
             raise StorageError(f"load failed while writing the workspace ({cause}); "
                                "the workspace is unchanged") from None

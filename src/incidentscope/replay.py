@@ -36,11 +36,15 @@ STEPS = (
     "04_signature_states",
     "05_classified",
     "06_account_outcomes",
-    "07_delivery_flags",
 )
+# The delivery figures: one query per slice of accounts, run by `_deliveries`.
+DELIVERY_EXPOSURE = "07_delivery_exposure"
+# In-scope matches plus deliveries per slice of that query: about 3.6 GB of peak memory
+# at scale L under a 4 GB limit (docs/benchmarks.md); one slice up to scale M.
+EXPOSURE_ROWS_PER_SLICE = 32_000_000
 _TEMP_TABLES = ("param_audience_types", "param_snapshot_days", "purpose_state",
                 "scope_audiences", "brackets", "scoped_matches", "signature_states",
-                "classified", "account_outcomes", "delivery_flags", "audience_flags")
+                "classified", "account_outcomes", "audience_flags")
 CLASSES = ("caused", "permitted", "uncertain", "unexplained")
 SCHEMA_VERSION = 1
 
@@ -50,10 +54,11 @@ def step_sql(name: str) -> str:
 
 
 def all_step_sql() -> dict[str, str]:
-    """The SQL of every replay step and of the estimate, for the manifest."""
+    """The SQL of every replay step, the delivery figures and the estimate, for the manifest."""
     from incidentscope.estimate import MATCH_PROBABILITIES
 
-    return {**{name: step_sql(name) for name in STEPS}, "estimate": MATCH_PROBABILITIES}
+    return {**{name: step_sql(name) for name in (*STEPS, DELIVERY_EXPOSURE)},
+            "estimate": MATCH_PROBABILITIES}
 
 
 @dataclass(frozen=True)
@@ -172,22 +177,23 @@ def _deliveries(con: Engine, params: dict[str, Any],
     # null when no deliveries file was loaded; a loaded file without rows gives zeros
     if not loaded:
         return None
-    sql = """
-        SELECT served_at >= $fix_at AS after_fix,
-          COUNT(DISTINCT CASE WHEN n_caused = n_matches THEN account_id END),
-          COUNT(DISTINCT CASE WHEN n_flagged = n_matches THEN account_id END),
-          COALESCE(SUM(CASE WHEN n_caused = n_matches THEN impressions END), 0),
-          COALESCE(SUM(CASE WHEN n_flagged = n_matches THEN impressions END), 0)
-        FROM delivery_flags
-        WHERE (served_at >= $window_start AND served_at < $fix_at) OR served_at >= $fix_at
-        GROUP BY served_at >= $fix_at"""
-    found = {bool(after_fix): row for after_fix, *row in con.rows(sql, params)}
-    figures: dict[str, Any] = {}
+    rows = int(_scalar(con, "SELECT (SELECT count(*) FROM classified) "
+                            "+ (SELECT count(*) FROM deliveries)"))
+    slices = max(1, math.ceil(rows / EXPOSURE_ROWS_PER_SLICE))
+    sql = step_sql(DELIVERY_EXPOSURE)
+    # per after_fix: accounts lower, upper, impressions lower, upper (the slices add up)
+    totals = {False: [0, 0, 0, 0], True: [0, 0, 0, 0]}
+    for part in range(slices):
+        for after_fix, *figures in con.rows(sql, {**params, "slices": slices, "slice": part}):
+            totals[bool(after_fix)] = [a + int(b) for a, b in zip(totals[bool(after_fix)],
+                                                                  figures, strict=True)]
+    result: dict[str, Any] = {}
     for prefix, after_fix in (("", False), ("after_fix_", True)):
-        row = found.get(after_fix, [0, 0, 0, 0])
-        figures[f"{prefix}accounts"] = {"lower": int(row[0]), "upper": int(row[1])}
-        figures[f"{prefix}impressions"] = {"lower": int(row[2]), "upper": int(row[3])}
-    return figures
+        accounts_lower, accounts_upper, impressions_lower, impressions_upper = totals[after_fix]
+        result[f"{prefix}accounts"] = {"lower": accounts_lower, "upper": accounts_upper}
+        result[f"{prefix}impressions"] = {"lower": impressions_lower,
+                                          "upper": impressions_upper}
+    return result
 
 
 def _coverage(con: Engine, window_start: datetime,

@@ -95,3 +95,21 @@ def test_core_library_imports_neither_typer_nor_rich() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_running_out_of_duckdb_memory_is_said_not_blamed_on_a_file(tmp_path: Path) -> None:
+    # Out of memory while a file was read used to be "cannot be read as CSV" (exit 65).
+    incident, data = write_small_case(tmp_path)
+    done = cli("load", str(incident), "--data", str(data), "-q", "--memory-limit", "1MB")
+    assert done.returncode == 71, done.stderr
+    assert done.stderr.strip().splitlines()[-1] == (
+        "error: the load ran out of memory within DuckDB's memory limit; rerun with a larger "
+        "--memory-limit (or fewer --threads); the workspace is unchanged")
+    assert "cannot be read" not in done.stderr and "Traceback" not in done.stderr
+
+    assert cli("load", str(incident), "--data", str(data), "-q").returncode == 0
+    done = cli("replay", str(incident), "-q", "--memory-limit", "2MB")
+    assert done.returncode == 71, done.stderr
+    assert done.stderr.strip().splitlines()[-1].startswith(
+        "error: out of memory within DuckDB's memory limit; rerun with a larger --memory-limit")
+    assert done.stdout == ""

@@ -12,9 +12,12 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 import casefiles
 import oracle
 from casefiles import sha
+from incidentscope import replay as replay_engine
 
 Row = dict[str, Any]
 
@@ -515,14 +518,20 @@ def test_shared_phone_between_two_accounts(tmp_path: Path) -> None:
     )
 
 
-def test_deliveries_lower_upper_and_after_fix(tmp_path: Path) -> None:
+@pytest.mark.parametrize("rows_per_slice", [None, 1, 3])
+def test_deliveries_lower_upper_and_after_fix(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                              rows_per_slice: int | None) -> None:
+    # rows_per_slice: the delivery query in one slice of accounts, or in many (1: about
+    # one per row), whose figures must add up to the same.
+    if rows_per_slice:
+        monkeypatch.setattr(replay_engine, "EXPOSURE_ROWS_PER_SLICE", rows_per_slice)
     # fix_at 2019-09-01. Matches into aud-t (targeted by cmp-1):
     #   A 08-08 caused (phone restricted throughout)
     #   B 08-08 uncertain (phone restricted at S1, permitted at S2)
     #   C 08-08 permitted (email profile)
     #   D 08-06 caused (phone) and D 08-09 permitted (email)
     # Deliveries (campaign, account, served_at, impressions) -> attributable?
-    #   cmp-1 A 08-10 x3 -> [caused]               lower+upper
+    #   cmp-1 A 08-10 x3 -> [caused]               lower+upper, logged twice (two deliveries)
     #   cmp-1 B 08-10 x2 -> [uncertain]            upper
     #   cmp-1 C 08-10 x5 -> [permitted]            no
     #   cmp-1 A 08-07 x4 -> no match before it     no
@@ -532,7 +541,7 @@ def test_deliveries_lower_upper_and_after_fix(tmp_path: Path) -> None:
     #   cmp-2 B 09-05 x2 after fix -> no match of B into aud-p: no
     #   cmp-1 B 09-06 x7 after fix -> [uncertain]  upper
     # In window: accounts lower {A, D} = 2, upper {A, B, D} = 3;
-    #            impressions lower 3 + 1 = 4, upper 3 + 2 + 1 = 6.
+    #            impressions lower 3 + 3 + 1 = 7, upper 3 + 3 + 2 + 1 = 9.
     # After fix: accounts lower {A} = 1, upper {A, B} = 2;
     #            impressions lower 1 (missing -> 1), upper 1 + 7 = 8.
     def delivery(moment: datetime, campaign: str, account: int, count: int | None) -> Row:
@@ -562,6 +571,7 @@ def test_deliveries_lower_upper_and_after_fix(tmp_path: Path) -> None:
     ]
     deliveries = [
         delivery(datetime(2019, 8, 10, 12), "cmp-1", A, 3),
+        delivery(datetime(2019, 8, 10, 12), "cmp-1", A, 3),
         delivery(datetime(2019, 8, 10, 12), "cmp-1", B, 2),
         delivery(datetime(2019, 8, 10, 12), "cmp-1", C, 5),
         delivery(datetime(2019, 8, 7, 12), "cmp-1", A, 4),
@@ -578,7 +588,7 @@ def test_deliveries_lower_upper_and_after_fix(tmp_path: Path) -> None:
         {
             "deliveries": {
                 "accounts": {"lower": 2, "upper": 3},
-                "impressions": {"lower": 4, "upper": 6},
+                "impressions": {"lower": 7, "upper": 9},
                 "after_fix_accounts": {"lower": 1, "upper": 2},
                 "after_fix_impressions": {"lower": 1, "upper": 8},
             },
