@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -143,6 +143,19 @@ def _unreadable(plans: list[_Plan]) -> BadDataError:
     return BadDataError(f"{item.display}: cannot be read as {item.format.upper()}")
 
 
+@contextlib.contextmanager
+def _reading(error: BadDataError) -> Iterator[None]:
+    """DuckDB failing to read an input file raises `error` (which names the file, never a
+    value). Running out of memory is not the file's fault: it goes on to `load`, which
+    says so."""
+    try:
+        yield
+    except duckdb.OutOfMemoryException:
+        raise
+    except duckdb.Error:
+        raise error from None
+
+
 class _Loader:
     def __init__(self, con: duckdb.DuckDBPyConnection, incident: Incident, key: PseudonymKey,
                  progress: Progress) -> None:
@@ -197,13 +210,9 @@ class _Loader:
 
     def _parquet_columns(self, item: InputFile) -> list[tuple[str, str]]:
         """(name, DuckDB type) of each top-level column of a Parquet file."""
-        try:
+        with _reading(BadDataError(f"{item.display}: not a readable Parquet file")):
             rows = self.con.execute("DESCRIBE SELECT * FROM read_parquet($1)",
                                     [str(item.path)]).fetchall()
-        except duckdb.OutOfMemoryException:
-            raise  # not the file's fault (see load)
-        except duckdb.Error:
-            raise BadDataError(f"{item.display}: not a readable Parquet file") from None
         return [(str(r[0]), str(r[1])) for r in rows]
 
     def plan(self, item: InputFile) -> _Plan | FileLoad:
@@ -296,11 +305,8 @@ class _Loader:
         self.con.execute("SET preserve_insertion_order = true")  # rowid = record order
         try:
             sql = f"CREATE TEMP TABLE stage_raw AS SELECT {', '.join(select)} FROM {source}"
-            self.con.execute(sql, bind(sql, bound))
-        except duckdb.OutOfMemoryException:
-            raise  # not the file's fault (see load)
-        except duckdb.Error:
-            raise BadDataError(f"{item.display}: cannot be read as CSV") from None
+            with _reading(BadDataError(f"{item.display}: cannot be read as CSV")):
+                self.con.execute(sql, bind(sql, bound))
         finally:
             # After a failed read the transaction is aborted: keep the BadDataError.
             with contextlib.suppress(duckdb.Error):
@@ -398,12 +404,8 @@ class _Loader:
                "WHERE NOT EXISTS (SELECT 1 FROM contact_norm n WHERE n.contact_ref = "
                "v.contact_ref AND n.channel IS NOT DISTINCT FROM v.channel AND n.country IS "
                "NOT DISTINCT FROM v.country)")
-        try:
+        with _reading(_unreadable([plan])):
             distinct = self.con.execute(sql, bind(sql, bound)).fetchall()
-        except duckdb.OutOfMemoryException:
-            raise  # not the file's fault (see load)
-        except duckdb.Error:
-            raise BadDataError(f"{item.display}: cannot be read as {item.format.upper()}") from None
         self.con.execute("DROP TABLE IF EXISTS csv_reject_map_errors")
         self.con.execute("DROP TABLE IF EXISTS csv_reject_map_scans")
         if not distinct:
@@ -465,12 +467,8 @@ class _Loader:
                        (SELECT coalesce(max(hash_no), 0) FROM hash_dict)
                        + dense_rank() OVER (ORDER BY n.hash)) END
             FROM new n LEFT JOIN known k ON k.hash = n.hash"""
-        try:
+        with _reading(_unreadable(plans)):
             self.con.execute(sql, bind(sql, bound))
-        except duckdb.OutOfMemoryException:
-            raise  # not the file's fault (see load)
-        except duckdb.Error:
-            raise _unreadable(plans) from None
 
     def _typed_stage(self, plans: list[_Plan], contact_map: str | None, relation: str,
                      bound: dict[str, object], native: dict[str, str]
@@ -533,12 +531,8 @@ class _Loader:
         sql = (f"CREATE TEMP TABLE stage_checked AS SELECT r.file_no, r.record, {typed_cols}, "
                f"{reason_case} AS bad_column, {reason_text} AS bad_reason "
                f"FROM {relation} r{join}")
-        try:
+        with _reading(_unreadable(plans)):
             self.con.execute(sql, bind(sql, params))
-        except duckdb.OutOfMemoryException:
-            raise  # not the file's fault (see load)
-        except duckdb.Error:
-            raise _unreadable(plans) from None
         counts = {int(number): (int(rows), int(bad)) for number, rows, bad in self.con.execute(
             "SELECT file_no, count(*), count(bad_column) FROM stage_checked GROUP BY file_no"
         ).fetchall()}
