@@ -25,10 +25,9 @@ from incidentscope import ingest, investigate, manifest, workspace
 from incidentscope import replay as replay_engine
 from incidentscope.config import Incident, load_incident
 from incidentscope.errors import OUT_OF_MEMORY_HINT, OutOfMemoryError, StorageError
-from incidentscope.ingest import LoadResult
-from incidentscope.replay import ReplayResult
 from incidentscope.report import json_report
 from incidentscope.report.outputs import render_all
+from incidentscope.results import LoadResult, ReplayResult
 
 Progress = Callable[[str], None]
 

@@ -16,7 +16,7 @@ import contextlib
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import ClassVar
@@ -43,6 +43,7 @@ from incidentscope.inputs import (
     discover,
 )
 from incidentscope.normalize import NormalizationError, normalize, sha256_hex
+from incidentscope.results import FileLoad, LoadResult
 from incidentscope.sqlutil import bind
 from incidentscope.validate import (
     convert,
@@ -67,44 +68,6 @@ _CSV_ERRORS = {
     "INVALID ENCODING": "not valid UTF-8",
     "INVALID STATE": "unreadable CSV structure",
 }
-
-
-@dataclass(frozen=True)
-class FileLoad:
-    table: str
-    path: str
-    sha256: str
-    bytes: int
-    rows_read: int
-    rows_loaded: int
-    rows_rejected: int
-    status: str  # "loaded", "already loaded", "empty", "header only"
-
-
-@dataclass(frozen=True)
-class LoadResult:
-    load_id: str
-    files: tuple[FileLoad, ...]
-    extra_columns: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    rejects_by_reason: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def rows_loaded(self) -> int:
-        return sum(f.rows_loaded for f in self.files)
-
-    @property
-    def rows_rejected(self) -> int:
-        return sum(f.rows_rejected for f in self.files)
-
-    @property
-    def warnings(self) -> list[str]:
-        notes = []
-        for item in self.files:
-            if item.status in ("empty", "header only"):
-                notes.append(f"{item.path}: {item.status}, no rows loaded")
-        for where, names in self.extra_columns.items():
-            notes.append(f"{where}: extra columns ignored: {', '.join(names)}")
-        return notes
 
 
 def pseudonym_sql(ref: str) -> str:

@@ -21,6 +21,7 @@ from incidentscope.config import AUDIENCE_TYPES, Incident, parse_instant
 from incidentscope.errors import MissingInputError, UsageError
 from incidentscope.ingest import pseudonym_sql
 from incidentscope.normalize import NormalizationError, contact_sha256
+from incidentscope.results import iso_z
 from incidentscope.sqlutil import bind
 from incidentscope.workspace import PseudonymKey
 
@@ -429,7 +430,7 @@ def variants_from_options(
 
 def _show(value: Any) -> str:
     if isinstance(value, datetime):
-        text = replay_engine.iso_z(value)
+        text = iso_z(value)
         return text[:10] if text.endswith("T00:00:00Z") else text
     if isinstance(value, tuple):
         return ",".join(str(v) for v in value)

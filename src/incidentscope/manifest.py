@@ -23,8 +23,8 @@ from typing import Any
 from incidentscope import __version__
 from incidentscope.config import Incident
 from incidentscope.errors import BadDataError, MissingInputError, UsageError
-from incidentscope.ingest import LoadResult
 from incidentscope.inputs import is_uri, sha256_file
+from incidentscope.results import LoadResult
 
 MANIFEST_NAME = "manifest.json"
 MANIFEST_VERSION = 1

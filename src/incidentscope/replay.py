@@ -16,7 +16,6 @@ import itertools
 import math
 import statistics
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime
 from importlib import resources
 from typing import Any
@@ -26,6 +25,7 @@ import polars as pl
 from incidentscope.config import Incident
 from incidentscope.engine import DuckDBEngine, Engine, EngineLike, as_engine
 from incidentscope.estimate import account_probabilities
+from incidentscope.results import ReplayResult, iso_z
 
 Progress = Callable[[str], None]
 
@@ -59,28 +59,6 @@ def all_step_sql() -> dict[str, str]:
 
     return {**{name: step_sql(name) for name in (*STEPS, DELIVERY_EXPOSURE)},
             "estimate": MATCH_PROBABILITIES}
-
-
-@dataclass(frozen=True)
-class ReplayResult:
-    """Everything the renderers show. `report` is the JSON contract (report.json)."""
-
-    report: dict[str, Any]
-    weekly_matches: pl.DataFrame = field(repr=False)  # week (date), match_class, matches
-    campaigns: pl.DataFrame = field(repr=False)  # campaign_id, advertiser_id, name, lower, upper
-    countries: pl.DataFrame = field(repr=False)  # country, lower, upper
-    # Accounts in the upper bound, ids only: account_id, certain, probability,
-    # first_caused_at, first_match_at, country (null without an accounts row).
-    accounts: pl.DataFrame = field(repr=False)
-
-    @property
-    def affected(self) -> dict[str, int]:
-        return dict(self.report["affected_accounts"])
-
-
-def iso_z(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%S") + (
-        f".{moment.microsecond:06d}" if moment.microsecond else "") + "Z"
 
 
 def _scalar(con: Engine, sql: str, params: dict[str, Any] | None = None) -> Any:

@@ -22,7 +22,7 @@ from incidentscope import ingest, workspace
 from incidentscope.config import load_incident
 from incidentscope.errors import BadDataError
 from incidentscope.generator import ScenarioParams, generate
-from incidentscope.ingest import LoadResult
+from incidentscope.results import LoadResult
 from incidentscope.samples import sample_dir
 from incidentscope.spark import _sqlport
 from incidentscope.spark import ingest as spark_ingest

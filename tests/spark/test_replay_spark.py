@@ -23,7 +23,7 @@ from incidentscope import replay as replay_engine
 from incidentscope.config import load_incident
 from incidentscope.generator import ScenarioParams, generate
 from incidentscope.manifest import figure_differences
-from incidentscope.replay import ReplayResult
+from incidentscope.results import ReplayResult
 
 FRAMES = ("weekly_matches", "campaigns", "countries", "accounts")
 

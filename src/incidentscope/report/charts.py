@@ -19,7 +19,7 @@ matplotlib.use("Agg")  # before any other matplotlib import: no display, no GUI 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from incidentscope.replay import ReplayResult
+from incidentscope.results import ReplayResult
 
 CHARTS = ("matches_per_week", "accounts_by_country", "estimate_range")
 TITLES = {

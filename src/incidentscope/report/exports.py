@@ -24,8 +24,8 @@ from datetime import datetime
 import polars as pl
 
 from incidentscope.config import Incident
-from incidentscope.replay import ReplayResult, iso_z
 from incidentscope.report import regulator
+from incidentscope.results import ReplayResult, iso_z
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 

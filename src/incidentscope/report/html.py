@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from importlib import resources
 
-from incidentscope.report.markdown import Block, Bullets, Chart, Heading, Para, Table
+from incidentscope.report.document import Block, Bullets, Chart, Heading, Para, Table
 
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 

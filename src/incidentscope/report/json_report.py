@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from incidentscope.replay import ReplayResult
+from incidentscope.results import ReplayResult
 
 
 def render(result: ReplayResult) -> str:

@@ -1,4 +1,4 @@
-"""A small document model (headings, paragraphs, tables, lists, charts) and its Markdown form.
+"""The Markdown form of a document (report/document.py), and the postmortem document.
 
 The postmortem (`report.md`, `report.html`) and the regulator report (`regulator.*`) are
 built once as a list of blocks; `markdown.py`, `html.py` and the PDF writer in
@@ -9,47 +9,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 
-from incidentscope.replay import ReplayResult
 from incidentscope.report.charts import TITLES
+from incidentscope.report.document import Block, Bullets, Chart, Heading, Para, Table
 from incidentscope.report.notes import warnings
-
-
-@dataclass(frozen=True)
-class Heading:
-    level: int
-    text: str
-
-
-@dataclass(frozen=True)
-class Para:
-    text: str
-    strong: bool = False
-
-
-@dataclass(frozen=True)
-class Bullets:
-    items: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Table:
-    header: tuple[str, ...]
-    rows: tuple[tuple[str, ...], ...]
-    numeric: tuple[bool, ...] = ()  # right-aligned columns; default: all but the first
-
-    def right(self, column: int) -> bool:
-        return self.numeric[column] if self.numeric else column > 0
-
-
-@dataclass(frozen=True)
-class Chart:
-    name: str  # a key of charts.CHARTS
-    alt: str
-
-
-Block = Heading | Para | Bullets | Table | Chart
+from incidentscope.results import ReplayResult
 
 # Characters that would start Markdown syntax; `_` only at a word edge (`cmp_002` is plain).
 _MD_SPECIAL = re.compile(

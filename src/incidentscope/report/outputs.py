@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from incidentscope.config import Incident
-from incidentscope.replay import ReplayResult
 from incidentscope.report import charts, exports, html, json_report, markdown, regulator
+from incidentscope.results import ReplayResult
 
 # `incidentscope report --format F` renders one of these (table is the terminal summary).
 FORMATS = ("table", "json", "md", "html", "regulator-md", "regulator-html", "regulator-pdf")

@@ -11,9 +11,9 @@ from datetime import UTC, datetime
 
 from incidentscope.config import Incident, parse_instant
 from incidentscope.errors import ConfigError
-from incidentscope.replay import ReplayResult
-from incidentscope.report.markdown import Block, Bullets, Heading, Para, Table
+from incidentscope.report.document import Block, Bullets, Heading, Para, Table
 from incidentscope.report.suppress import Group, Suppressed, suppress
+from incidentscope.results import ReplayResult
 
 # EU/EEA supervisory authorities (GDPR Art. 51), by ISO 3166-1 alpha-2 code.
 AUTHORITIES: dict[str, str] = {

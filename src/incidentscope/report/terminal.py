@@ -7,8 +7,8 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from incidentscope.replay import ReplayResult
 from incidentscope.report.notes import warnings
+from incidentscope.results import ReplayResult
 
 
 def _n(value: int) -> str:

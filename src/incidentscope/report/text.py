@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from incidentscope.ingest import LoadResult
+from incidentscope.results import LoadResult
 
 
 def render_load(result: LoadResult, *, as_json: bool) -> Any:

@@ -69,8 +69,8 @@ from incidentscope import compaction
 from incidentscope.config import Incident
 from incidentscope.contract import LOAD_ORDER, TABLES, Column
 from incidentscope.errors import BadDataError, IncidentScopeError
-from incidentscope.ingest import FileLoad, LoadResult
 from incidentscope.inputs import InputFile, csv_header, csv_record_lines, discover
+from incidentscope.results import FileLoad, LoadResult
 from incidentscope.spark import _sqlport
 from incidentscope.validate import convert, is_native, problem, problem_native
 from incidentscope.workspace import PseudonymKey

@@ -1,0 +1,74 @@
+"""The result objects that the core returns and every renderer reads.
+
+At the bottom of the import graph: the loader, the replay, the manifest and the
+renderers import these types without importing each other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import polars as pl
+
+
+def iso_z(moment: datetime) -> str:
+    """An instant (naive UTC) as the reports write it: ISO-8601 with Z, micros when set."""
+    return moment.strftime("%Y-%m-%dT%H:%M:%S") + (
+        f".{moment.microsecond:06d}" if moment.microsecond else "") + "Z"
+
+
+@dataclass(frozen=True)
+class FileLoad:
+    table: str
+    path: str
+    sha256: str
+    bytes: int
+    rows_read: int
+    rows_loaded: int
+    rows_rejected: int
+    status: str  # "loaded", "already loaded", "empty", "header only"
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    load_id: str
+    files: tuple[FileLoad, ...]
+    extra_columns: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    rejects_by_reason: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def rows_loaded(self) -> int:
+        return sum(f.rows_loaded for f in self.files)
+
+    @property
+    def rows_rejected(self) -> int:
+        return sum(f.rows_rejected for f in self.files)
+
+    @property
+    def warnings(self) -> list[str]:
+        notes = []
+        for item in self.files:
+            if item.status in ("empty", "header only"):
+                notes.append(f"{item.path}: {item.status}, no rows loaded")
+        for where, names in self.extra_columns.items():
+            notes.append(f"{where}: extra columns ignored: {', '.join(names)}")
+        return notes
+
+
+@dataclass(frozen=True)
+class ReplayResult:
+    """Everything the renderers show. `report` is the JSON contract (report.json)."""
+
+    report: dict[str, Any]
+    weekly_matches: pl.DataFrame = field(repr=False)  # week (date), match_class, matches
+    campaigns: pl.DataFrame = field(repr=False)  # campaign_id, advertiser_id, name, lower, upper
+    countries: pl.DataFrame = field(repr=False)  # country, lower, upper
+    # Accounts in the upper bound, ids only: account_id, certain, probability,
+    # first_caused_at, first_match_at, country (null without an accounts row).
+    accounts: pl.DataFrame = field(repr=False)
+
+    @property
+    def affected(self) -> dict[str, int]:
+        return dict(self.report["affected_accounts"])
