@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import os
 import shutil
 import signal
 import threading
@@ -24,9 +23,17 @@ import duckdb
 from incidentscope import ingest, investigate, manifest, workspace
 from incidentscope import replay as replay_engine
 from incidentscope.config import Incident, load_incident
-from incidentscope.errors import OUT_OF_MEMORY_HINT, OutOfMemoryError, StorageError
+from incidentscope.errors import (
+    OUT_OF_MEMORY_HINT,
+    STOP_SIGNALS,
+    OutOfMemoryError,
+    StorageError,
+    UsageError,
+    storage_cause,
+)
+from incidentscope.outdir import check_out_dir, write_outputs
 from incidentscope.report import json_report
-from incidentscope.report.outputs import render_all
+from incidentscope.report.outputs import TOP_LEVEL_NAMES, render_all
 from incidentscope.results import LoadResult, ReplayResult
 
 Progress = Callable[[str], None]
@@ -80,6 +87,10 @@ def open_workspace(
         # A replay or report query that needs more than DuckDB's limit, even spilling.
         # (The load says so itself, adding that it left the workspace unchanged.)
         raise _out_of_memory() from None
+    except (duckdb.IOException, duckdb.PermissionException) as exc:
+        # spilling to a full disk, writing the replay's outcome into a read-only workspace
+        raise StorageError(f"{db}: reading or writing the workspace failed "
+                           f"({storage_cause(exc)})") from None
     finally:
         con.close()
         temp_dir = db.parent / f".{db.name}.tmp"
@@ -95,13 +106,25 @@ def load(
     progress: Progress | None = None,
     threads: int | None = None,
     memory_limit: str | None = None,
+    key_path: Path | str | None = None,
 ) -> LoadResult:
-    """Load the input files of `data_dir` into the workspace (created when missing)."""
+    """Load the input files of `data_dir` into the workspace (created when missing).
+
+    `key_path`: a key file elsewhere than beside the workspace (used, never created).
+    """
     with workspace.private_files(), open_workspace(
         incident_path, db_path, create=True, threads=threads, memory_limit=memory_limit
     ) as (incident, con, db):
-        key = workspace.load_or_create_key(workspace.key_path_for(db), create=True, con=con)
+        key = _workspace_key(con, db, key_path)
         return ingest.load(con, incident, Path(data_dir), key, strict=strict, progress=progress)
+
+
+def _workspace_key(con: duckdb.DuckDBPyConnection, db: Path,
+                   key_path: Path | str | None) -> workspace.PseudonymKey:
+    """The key beside the workspace (made for a new one), or the given key file as it is."""
+    if key_path is not None:
+        return workspace.load_or_create_key(Path(key_path), create=False, con=con)
+    return workspace.load_or_create_key(workspace.key_path_for(db), create=True, con=con)
 
 
 def replay(
@@ -140,45 +163,37 @@ def _finishing() -> Iterator[Callable[[], None]]:
     Ctrl-C is ignored, so a run either ends before it (nothing in OUT, exit 130) or
     completes (everything in OUT, recorded in the history, the workspace closed).
     """
-    previous: list[object] = []
+    previous: dict[int, object] = {}
 
     def begin() -> None:
         if threading.current_thread() is threading.main_thread() and not previous:
-            previous.append(signal.signal(signal.SIGINT, signal.SIG_IGN))
+            for number in STOP_SIGNALS:
+                previous[number] = signal.signal(number, signal.SIG_IGN)
 
     try:
         yield begin
     finally:
-        if previous:
-            signal.signal(signal.SIGINT, previous[0])  # type: ignore[arg-type]
+        for number, handler in previous.items():
+            signal.signal(number, handler)  # type: ignore[arg-type]
 
 
-def write_outputs(out_dir: Path, files: dict[str, bytes]) -> tuple[Path, ...]:
-    """Write every output under a temporary name, then rename: nothing half-written in OUT."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for stale in out_dir.glob(".incidentscope-*.partial"):  # left by a killed run
-        shutil.rmtree(stale, ignore_errors=True)
-    staging = out_dir / f".incidentscope-{uuid.uuid4().hex}.partial"
-    staging.mkdir()
-    written = []
-    try:
-        for name, content in files.items():
-            target = staging / name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with target.open("wb") as handle:
-                handle.write(content)
-                handle.flush()
-                os.fsync(handle.fileno())
-        for name in files:
-            final = out_dir / name
-            final.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(staging / name, final)
-            written.append(final)
-    except OSError as exc:
-        raise StorageError(f"{out_dir}: cannot write the reports ({exc.strerror})") from None
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return tuple(written)
+def check_run_out(out_dir: Path, data_dir: Path | str, incident_path: Path, db: Path,
+                  key_path: Path | str | None = None) -> None:
+    """Refuse an OUT that overlaps an input of the run or cannot be written (outdir.py)."""
+    key = Path(key_path) if key_path is not None else workspace.key_path_for(db)
+    inputs = [incident_path, db, key]
+    if isinstance(data_dir, Path):  # a URI (Spark) cannot overlap a local OUT
+        inputs.insert(0, data_dir)
+    check_out_dir(out_dir, TOP_LEVEL_NAMES, inputs)
+
+
+def check_report_out(out_file: Path, incident_path: Path, db_path: Path | None) -> None:
+    """`report --out FILE`: a file name (charts of md go beside it), never an input."""
+    if out_file.is_dir():
+        raise UsageError(f"--out {out_file}: is a folder; give a file name")
+    db = resolve_db(incident_path, db_path)
+    check_out_dir(out_file.parent, {out_file.name, "charts"},
+                  [incident_path, db, workspace.key_path_for(db)])
 
 
 def run(
@@ -191,23 +206,30 @@ def run(
     progress: Progress | None = None,
     threads: int | None = None,
     memory_limit: str | None = None,
+    key_path: Path | str | None = None,
 ) -> RunResult:
-    """Load, replay and write the reports into `out_dir`."""
+    """Load, replay and write the reports into `out_dir` (`key_path`: as for `load`)."""
     started = _now()
     run_id = started.strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:8]
+    db = resolve_db(Path(incident_path), Path(db_path) if db_path else None)
+    check_run_out(Path(out_dir), Path(data_dir), Path(incident_path), db, key_path)
     with _finishing() as begin_finishing, workspace.private_files(), open_workspace(
         incident_path, db_path, create=True, threads=threads, memory_limit=memory_limit
     ) as (incident, con, db):
-        key = workspace.load_or_create_key(workspace.key_path_for(db), create=True, con=con)
+        key = _workspace_key(con, db, key_path)
         loaded = ingest.load(con, incident, Path(data_dir), key, strict=strict,
                              progress=progress)
         result = replay_engine.replay(con, incident, progress=progress)
         files = render_all(result, incident)
         recorded = {str(sha): (int(ok), int(bad)) for sha, ok, bad in con.execute(
             "SELECT file_sha256, rows_loaded, rows_rejected FROM files").fetchall()}
+        warnings: dict[str, list[str]] = {}
+        for sha, note in con.execute("SELECT file_sha256, warning FROM load_warnings "
+                                     "ORDER BY file_sha256, warning").fetchall():
+            warnings.setdefault(str(sha), []).append(str(note))
         run_manifest = manifest.build(
             run_id=run_id, started=started, finished=_now(), incident=incident, load=loaded,
-            recorded_rows=recorded, key_fingerprint=key.fingerprint,
+            recorded_rows=recorded, recorded_warnings=warnings, key_fingerprint=key.fingerprint,
             step_sql=replay_engine.all_step_sql(), outputs=files,
             threads=int(con.execute("SELECT current_setting('threads')").fetchall()[0][0]))
         manifest_bytes = manifest.render(run_manifest)

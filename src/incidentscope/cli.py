@@ -12,6 +12,7 @@ import os
 import signal
 import sys
 import traceback
+import warnings
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -20,11 +21,15 @@ import typer
 from typer.exceptions import TyperException
 
 from incidentscope.errors import (
+    STOP_SIGNALS,
     ExitCode,
     IncidentScopeError,
+    IncidentScopeWarning,
     caused_by_interrupt,
     ignore_interrupts_from_now,
+    interrupt_exit_code,
     record_interrupts,
+    storage_cause,
 )
 
 app = typer.Typer(
@@ -94,6 +99,13 @@ def _local_data(data: str) -> Path:
     return Path(data)
 
 
+def _warn(notes: list[str]) -> None:
+    """Load warnings go to stderr whatever the output format or --quiet: a misspelled optional
+    column, say, changes the figures, so no command may let it pass unseen."""
+    for note in notes:
+        sys.stderr.write(f"warning: {note}\n")
+
+
 def _emit_json(data: object) -> None:
     sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
 
@@ -126,6 +138,7 @@ def load(
     result = api.load(incident, _local_data(data), db_path=db, strict=strict,
                       progress=_progress(quiet),
                       threads=threads, memory_limit=memory_limit)
+    _warn(result.warnings)
     if output is Format.json:
         _emit_json(render_load(result, as_json=True))
     else:
@@ -153,6 +166,7 @@ def replay(
 
 
 def _show_result(result: Any, output: Format) -> None:
+    _warn(result.report["coverage"]["load_warnings"])
     if output is Format.json:
         from incidentscope.report import json_report
 
@@ -469,40 +483,57 @@ def report(
     from incidentscope import api
     from incidentscope.config import load_incident
     from incidentscope.errors import UsageError
+    from incidentscope.outdir import write_outputs
     from incidentscope.report.outputs import BINARY_FORMATS, FORMATS, render_format
 
     if report_format not in FORMATS:
         raise UsageError(f"--format: one of {', '.join(FORMATS)}")
     if report_format in BINARY_FORMATS and out is None:
         raise UsageError(f"--format {report_format}: binary output, give --out FILE")
+    if out is not None:
+        api.check_report_out(out, incident, db)
     result = api.replay(incident, db_path=db, progress=_progress(quiet))
     if report_format == "table":
-        from incidentscope.report import terminal
-
-        terminal.print_summary(result, _stdout())
+        _show_result(result, Format.table)
         return
+    _warn(result.report["coverage"]["load_warnings"])
     files = render_format(result, load_incident(incident), report_format,
                           out.name if out is not None else None)
     if out is None:
         sys.stdout.write(next(iter(files.values())).decode("utf-8"))
         return
-    for path in api.write_outputs(out.parent, files):
+    for path in write_outputs(out.parent, files):
         if not quiet:
             sys.stderr.write(f"wrote {path}\n")
 
 
 def _exit_interrupted() -> None:
-    """One line and exit 130; a second Ctrl-C during the exit must not kill the process."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    """One line and exit 128 + the signal (130 for Ctrl-C); a second signal during the exit
+    must not kill the process."""
+    for number in STOP_SIGNALS:
+        signal.signal(number, signal.SIG_IGN)
     sys.stderr.write("interrupted: nothing was committed or written half-way\n")
     sys.stderr.flush()
     sys.stdout.flush()
-    os._exit(int(ExitCode.INTERRUPTED))
+    os._exit(interrupt_exit_code())
+
+
+_python_showwarning = warnings.showwarning
+
+
+def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                  file: Any = None, line: str | None = None) -> None:
+    """incidentscope's own warnings as one line; others (from libraries) as Python shows them."""
+    if issubclass(category, IncidentScopeWarning):
+        sys.stderr.write(f"warning: {message}\n")
+    else:
+        _python_showwarning(message, category, filename, lineno, file, line)
 
 
 def main() -> None:
     """Entry point: every error is one line on stderr and a documented exit code."""
     os.umask(0o077)  # everything the tool creates is readable by its owner only
+    warnings.showwarning = _show_warning
     debug = "--debug" in sys.argv[1:]
     record_interrupts()
     try:
@@ -529,6 +560,15 @@ def main() -> None:
         if exc.code not in (0, None) and caused_by_interrupt(exc):
             _exit_interrupted()
         raise
+    except OSError as exc:
+        # A file the tool reads or writes: a permission, a full disk, a read-only file system.
+        if caused_by_interrupt(exc):
+            _exit_interrupted()
+        if debug:
+            traceback.print_exc()
+        where = f"{exc.filename}: " if isinstance(exc.filename, str | os.PathLike) else ""
+        sys.stderr.write(f"error: {where}{storage_cause(exc)}\n")
+        sys.exit(int(ExitCode.IO))
     except Exception as exc:
         if caused_by_interrupt(exc):  # DuckDB stopped a query for Ctrl-C
             _exit_interrupted()

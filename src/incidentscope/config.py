@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from incidentscope.contract import TABLES
+from incidentscope.contract import TABLES, TIME_RANGE_TEXT, in_time_range
 from incidentscope.errors import ConfigError, MissingInputError
 
 NORMALIZATION_PROFILES = ("twitter", "google", "meta")
@@ -65,6 +65,18 @@ class Incident:
         return Incident(**values)
 
 
+def is_time_zone_name(name: object) -> bool:
+    """An IANA time zone name (Europe/Berlin, UTC), as every engine knows it: not the names
+    of files in the zone database that name no zone (localtime, posixrules)."""
+    if not isinstance(name, str) or name in ("localtime", "posixrules"):
+        return False
+    try:
+        ZoneInfo(name)
+    except (ValueError, ZoneInfoNotFoundError):
+        return False
+    return name in available_timezones()
+
+
 def parse_instant(value: object, where: str) -> datetime:
     """A TOML date, datetime or ISO-8601 string as a naive UTC datetime.
 
@@ -85,14 +97,27 @@ def parse_instant(value: object, where: str) -> datetime:
     else:
         raise ConfigError(f"{where}: expected a date or timestamp")
     if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
+        try:
+            moment = moment.astimezone(UTC).replace(tzinfo=None)
+        except OverflowError:  # an offset that moves the time beyond year 1 or 9999
+            raise ConfigError(f"{where}: outside the supported range {TIME_RANGE_TEXT}"
+                              ) from None
+    if not in_time_range(moment):
+        raise ConfigError(f"{where}: outside the supported range {TIME_RANGE_TEXT}")
     return moment
 
 
 def _string_list(value: object, where: str) -> tuple[str, ...]:
-    if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
+    """A non-empty list of labels, each trimmed, non-blank and without '|' (the separator
+    of purposes: a label holding it could never match)."""
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
         raise ConfigError(f"{where}: expected a non-empty list of strings")
-    return tuple(sorted({v.strip() for v in value}))
+    labels = {v.strip() for v in value}
+    if "" in labels:
+        raise ConfigError(f"{where}: a label is blank")
+    if any("|" in label for label in labels):
+        raise ConfigError(f"{where}: a label contains '|', the separator of purposes")
+    return tuple(sorted(labels))
 
 
 def _reject_unknown(table: dict[str, Any], allowed: set[str], where: str) -> None:
@@ -106,7 +131,8 @@ def load_incident(path: Path) -> Incident:
     if not path.is_file():
         raise MissingInputError(f"{path}: incident file not found")
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        # utf-8-sig: a byte order mark, as some editors write, is not part of the TOML
+        raw = tomllib.loads(path.read_text(encoding="utf-8-sig"))
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
@@ -157,12 +183,8 @@ def parse_incident(raw: dict[str, Any], name: str, source_path: Path | None = No
             raise ConfigError(f"{where}.audience_types: '{audience_type}' is not one of "
                               f"{', '.join(AUDIENCE_TYPES)}")
     input_timezone = section.get("input_timezone", "UTC")
-    try:
-        if not isinstance(input_timezone, str):
-            raise ValueError
-        ZoneInfo(input_timezone)
-    except (ValueError, ZoneInfoNotFoundError):
-        raise ConfigError(f"{where}.input_timezone: not an IANA time zone name") from None
+    if not is_time_zone_name(input_timezone):
+        raise ConfigError(f"{where}.input_timezone: not an IANA time zone name")
     normalization = section.get("normalization", "twitter")
     if normalization not in NORMALIZATION_PROFILES:
         raise ConfigError(f"{where}.normalization: one of {', '.join(NORMALIZATION_PROFILES)}")

@@ -7,6 +7,7 @@ the generator's tests and the documentation read it from here.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Literal
 
 ColumnKind = Literal["int64", "text", "date", "timestamp", "channel", "audience_type", "hex64",
@@ -86,3 +87,17 @@ TABLES: dict[str, Table] = {
 LOAD_ORDER = ("accounts", "audiences", "campaigns", "campaign_audiences", "contacts", "matches",
               "deliveries")
 CHANNELS = ("email", "phone")
+
+# Every stored time and date lies in [EARLIEST, LATEST) (UTC): far beyond any ad log, and
+# far enough from the calendar's ends that a day, week or month around a time, a bracket
+# or a time zone shift never leaves what DuckDB, Spark and Python can all represent.
+EARLIEST = datetime(1900, 1, 1)
+LATEST = datetime(2200, 1, 1)
+TIME_RANGE_TEXT = "1900-01-01 to 2199-12-31 (UTC)"
+
+
+def in_time_range(moment: datetime | date) -> bool:
+    """Whether a time (naive UTC) or a date lies in the supported range."""
+    if not isinstance(moment, datetime):
+        moment = datetime(moment.year, moment.month, moment.day)
+    return EARLIEST <= moment < LATEST

@@ -9,6 +9,7 @@ statement to Spark SQL with sqlglot. Either way the replay code is the same.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from typing import Any, Protocol
 
@@ -75,7 +76,10 @@ class DuckDBEngine:
         self.con.register(name, frame.to_arrow())
 
     def unregister(self, name: str) -> None:
-        self.con.unregister(name)
+        # Called from `finally`: after a failure (out of memory, an interrupt) the connection
+        # may refuse it, and that must not hide the failure itself.
+        with contextlib.suppress(duckdb.Error):
+            self.con.unregister(name)
 
     def create_table(self, name: str, frame: pl.DataFrame) -> None:
         # `name` is one of the replay's fixed table names, never input
@@ -84,7 +88,7 @@ class DuckDBEngine:
         try:
             self.con.execute(f"CREATE TEMP TABLE {name} AS SELECT * FROM {staging}")  # noqa: S608
         finally:
-            self.con.unregister(staging)
+            self.unregister(staging)
 
     def drop_table(self, name: str) -> None:
         # (a replay step may make a view: DuckDB drops each kind by its own statement)

@@ -24,13 +24,18 @@ class ExitCode(IntEnum):
     OUT_OF_MEMORY = 71  # DuckDB needed more memory than its limit (--memory-limit)
     IO = 74  # reading or writing failed (disk full, permissions)
     IN_USE = 75  # the workspace is used by another process
-    INTERRUPTED = 130  # Ctrl-C
+    INTERRUPTED = 130  # Ctrl-C (SIGINT); SIGHUP and SIGTERM exit 128 + their number
 
 
 class IncidentScopeError(Exception):
     """Base of every error incidentscope reports to its users."""
 
     exit_code: ExitCode = ExitCode.INTERNAL
+
+
+class IncidentScopeWarning(UserWarning):
+    """Something a user should know that does not stop the command (the CLI prints it as
+    one `warning:` line on stderr); like errors, it never holds an input value."""
 
 
 class UsageError(IncidentScopeError):
@@ -53,6 +58,20 @@ class StorageError(IncidentScopeError):
     exit_code = ExitCode.IO
 
 
+def storage_cause(exc: BaseException) -> str:
+    """Why a read or write failed, in a few fixed words (an OS or DuckDB message may quote a
+    path, never shown as it is): the disk is full, no permission, a read-only file system."""
+    text = str(exc)
+    errno_value = getattr(exc, "errno", None)
+    if errno_value == 28 or "No space left" in text:  # ENOSPC
+        return "the disk is full"
+    if errno_value in (1, 13) or "Permission denied" in text:  # EPERM, EACCES
+        return "no permission"
+    if errno_value == 30 or "Read-only file system" in text:  # EROFS
+        return "a read-only file system"
+    return "an input/output error"
+
+
 class OutOfMemoryError(IncidentScopeError):
     exit_code = ExitCode.OUT_OF_MEMORY
 
@@ -72,10 +91,23 @@ class InterruptedRunError(IncidentScopeError):
 
 _interrupt_received = threading.Event()
 _recording_interrupts = threading.Event()
+_signal_received: list[int] = []  # the first interrupting signal's number
+# Signals that stop a command the way Ctrl-C does: temporary files and folders are removed,
+# nothing is half-written, the exit code is 128 + the signal's number.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def interrupt_exit_code() -> int:
+    """128 + the number of the signal that stopped the command (130 for Ctrl-C)."""
+    return 128 + (_signal_received[0] if _signal_received else int(signal.SIGINT))
 
 
 def record_interrupts() -> None:
-    """Make Ctrl-C raise KeyboardInterrupt as usual, and remember that it came.
+    """Make Ctrl-C (and SIGTERM, SIGHUP) raise KeyboardInterrupt, and remember that it came.
+
+    A killed process cannot clean up after itself; a terminated one can: SIGTERM and SIGHUP
+    unwind the stack like Ctrl-C, so that every `finally` removes what it made (a verify's
+    temporary workspace, a staging folder in OUT, DuckDB's spill files).
 
     Ctrl-C can land anywhere, also inside DuckDB while it calls back into Python (reading
     a registered frame's schema, say), where the KeyboardInterrupt comes out as a DuckDB
@@ -84,11 +116,14 @@ def record_interrupts() -> None:
     error's type. Installed by the command-line entry point (main thread only).
     """
 
-    def interrupted(_signum: int, _frame: FrameType | None) -> None:
+    def interrupted(signum: int, _frame: FrameType | None) -> None:
+        if not _signal_received:
+            _signal_received.append(signum)
         _interrupt_received.set()
         raise KeyboardInterrupt
 
-    signal.signal(signal.SIGINT, interrupted)
+    for number in STOP_SIGNALS:
+        signal.signal(number, interrupted)
     _recording_interrupts.set()
 
 
@@ -97,7 +132,8 @@ def ignore_interrupts_from_now() -> None:
     it prints its summary must not report an interruption. Only in the command-line
     process (after `record_interrupts`), never in a library caller's."""
     if _recording_interrupts.is_set() and threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        for number in STOP_SIGNALS:
+            signal.signal(number, signal.SIG_IGN)
 
 
 def caused_by_interrupt(exc: BaseException) -> bool:

@@ -24,26 +24,29 @@ from typing import ClassVar
 import duckdb
 import polars as pl
 
-from incidentscope import compaction
+from incidentscope import compaction, loadplan
 from incidentscope.config import Incident
 from incidentscope.contract import TABLES, Column
 from incidentscope.errors import (
     OUT_OF_MEMORY_HINT,
     BadDataError,
+    ConfigError,
     IncidentScopeError,
     OutOfMemoryError,
     StorageError,
     caused_by_interrupt,
+    storage_cause,
 )
 from incidentscope.inputs import (
     InputFile,
+    check_unchanged,
     csv_header,
     csv_record_lines,
     csv_records,
     discover,
 )
 from incidentscope.normalize import NormalizationError, normalize, sha256_hex
-from incidentscope.results import FileLoad, LoadResult
+from incidentscope.results import FileLoad, LoadResult, file_warnings
 from incidentscope.sqlutil import bind
 from incidentscope.validate import (
     convert,
@@ -135,13 +138,7 @@ class _Loader:
         """The snapshot date a contacts file takes from its name (it has no date column)."""
         if item.table != "contacts" or item.date_in_name is None:
             return None
-        header = self._header(item)
-        mapping = self.incident.inputs.get("contacts")
-        wanted = mapping.columns.get("snapshot_date", "snapshot_date") if mapping else (
-            "snapshot_date")
-        if header is not None and wanted in header:
-            return None
-        return item.date_in_name
+        return loadplan.snapshot_date_from_name(self.incident, item, self._header(item))
 
     # -- staging -----------------------------------------------------------------
     def _read_source(self, item: InputFile, n_columns: int,
@@ -189,30 +186,14 @@ class _Loader:
             header, types = [n for n, _ in described], [t for _, t in described]
         if header is None:
             return FileLoad(item.table, item.display, item.sha256, item.bytes, 0, 0, 0, "empty")
-        mapping = self.incident.inputs.get(item.table)
-        renames = mapping.columns if mapping else {}
-        position: dict[str, int] = {}
-        for column in table.columns:
-            wanted = renames.get(column.name, column.name)
-            if wanted in header:
-                position[column.name] = header.index(wanted)
-        used = {header[i] for i in position.values()}
-        extra = tuple(sorted({name for name in header if name not in used}))
-        if extra:
-            self.extra_columns[item.display] = extra
+        mapped = loadplan.map_columns(
+            item, header, self.incident,
+            [loadplan.duckdb_type_family(t) for t in types] if types else None)
+        if mapped.extra:
+            self.extra_columns[item.display] = mapped.extra
+        position = mapped.position
+        snapshot_from_name = mapped.snapshot_from_name
         columns = [c for c in table.columns if c.name in position]
-        snapshot_from_name: str | None = None
-        for column in table.columns:
-            if column.name in position or not column.required:
-                continue
-            if column.name == "snapshot_date" and item.date_in_name:
-                snapshot_from_name = item.date_in_name
-                continue
-            wanted = renames.get(column.name, column.name)
-            raise BadDataError(f"{item.display}: required column '{wanted}' is missing")
-        if item.table == "contacts" and "contact" not in position and (
-                "contact_sha256" not in position):
-            raise BadDataError(f"{item.display}: needs a column 'contact' or 'contact_sha256'")
         refs = {c.name: f"c{position[c.name]}" for c in columns}
         return _Plan(item, header, types, columns, refs, snapshot_from_name)
 
@@ -404,7 +385,8 @@ class _Loader:
                 SELECT m.contact_ref, m.channel, m.country, m.reason, d.hash_no
                 FROM contact_map_frame m LEFT JOIN hash_dict d ON d.raw = m.contact_sha256""")
         finally:
-            self.con.unregister("contact_map_frame")
+            with contextlib.suppress(duckdb.Error):  # keep the error that brought us here
+                self.con.unregister("contact_map_frame")
         return "contact_norm"
 
     def _add_hashes(self, plans: list[_Plan], relation: str, bound: dict[str, object],
@@ -536,7 +518,8 @@ class _Loader:
             return lambda index: index + 1
         rejected = {
             r[0] for r in self.con.execute(
-                "SELECT line FROM rejects WHERE file_sha256 = $1", [item.sha256]).fetchall()}
+                "SELECT line FROM rejects WHERE file_sha256 = $1 AND path = $2",
+                [item.sha256, item.display]).fetchall()}
         lines = [line for line in csv_record_lines(item) if line not in rejected]
         return lambda index: lines[index] if index < len(lines) else None
 
@@ -729,6 +712,7 @@ def _load(con: duckdb.DuckDBPyConnection, incident: Incident, files: list[InputF
           key: PseudonymKey, *, strict: bool, say: Progress, batch_files: bool) -> LoadResult:
     loader = _Loader(con, incident, key, say)
     results: list[FileLoad] = []
+    _check_time_zone(con, incident)
     con.execute("BEGIN TRANSACTION")
     try:
         record_key_fingerprint(con, key)
@@ -757,6 +741,9 @@ def _load(con: duckdb.DuckDBPyConnection, incident: Incident, files: list[InputF
                  file_load.rows_rejected, loader.load_id,
                  datetime.now(UTC).replace(tzinfo=None)],
             )
+            for note in file_warnings(file_load, loader.extra_columns.get(item.display, ())):
+                con.execute("INSERT INTO load_warnings VALUES ($1, $2, $3)",
+                            [item.sha256, item.display, note])
 
         def stage_pending() -> None:
             if not pending:
@@ -797,7 +784,7 @@ def _load(con: duckdb.DuckDBPyConnection, incident: Incident, files: list[InputF
         if strict and rejected:
             first = con.execute(
                 "SELECT r.path, r.line, r.column_name, r.reason FROM rejects r JOIN files f "
-                "USING (file_sha256) WHERE f.load_id = $1 ORDER BY r.path, r.line LIMIT 1",
+                "USING (file_sha256, path) WHERE f.load_id = $1 ORDER BY r.path, r.line LIMIT 1",
                 [loader.load_id]).fetchall()[0]
             where = ""
             if first:
@@ -805,8 +792,11 @@ def _load(con: duckdb.DuckDBPyConnection, incident: Incident, files: list[InputF
             raise BadDataError(f"--strict: {rejected} rows rejected{where}; nothing was loaded")
         say("compacting contacts and merging matches")
         loader.finish()
+        check_unchanged(files)  # the last moment before COMMIT
         by_reason = dict(con.execute(
-            "SELECT reason, count(*) FROM rejects r JOIN files f USING (file_sha256) "
+            # (a file is its content and its path: the same content under other dates is
+            # other files, each with its own rejects)
+            "SELECT reason, count(*) FROM rejects r JOIN files f USING (file_sha256, path) "
             "WHERE f.load_id = $1 GROUP BY reason ORDER BY reason", [loader.load_id]).fetchall())
         con.execute("COMMIT")
     except BaseException as exc:
@@ -821,8 +811,7 @@ def _load(con: duckdb.DuckDBPyConnection, incident: Incident, files: list[InputF
                                    ) from None
         # A failed COMMIT (full disk: the WAL cannot be written) is a TransactionException.
         if isinstance(exc, duckdb.IOException | duckdb.TransactionException | OSError):
-            cause = "the disk is full" if "No space left" in str(exc) else type(exc).__name__
-            raise StorageError(f"load failed while writing the workspace ({cause}); "
+            raise StorageError(f"load failed while writing the workspace ({storage_cause(exc)}); "
                                "the workspace is unchanged") from None
         raise
     finally:
@@ -839,6 +828,18 @@ def _load(con: duckdb.DuckDBPyConnection, incident: Incident, files: list[InputF
     lock_down(con)  # the inputs are read: from here on, SQL reaches no file and no network
     return LoadResult(loader.load_id, tuple(results), loader.extra_columns,
                       {str(k): int(v) for k, v in by_reason.items()})
+
+
+def _check_time_zone(con: duckdb.DuckDBPyConnection, incident: Incident) -> None:
+    """A time zone the config accepts but DuckDB does not know is the incident file's fault,
+    not the first data file's: say so before reading any."""
+    try:
+        con.execute("SELECT CAST(timezone($1, TIMESTAMP '2000-01-01 00:00:00') AS VARCHAR)",
+                    [incident.input_timezone]).fetchall()
+    except duckdb.Error:
+        where = incident.source_path or "incident file"
+        raise ConfigError(f"{where}: [incident].input_timezone: a time zone DuckDB does not "
+                          "know; use an IANA name such as Europe/Berlin") from None
 
 
 def _rollback(con: duckdb.DuckDBPyConnection) -> None:

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import IO
 
 from incidentscope.config import Incident
-from incidentscope.contract import LOAD_ORDER, TABLES
+from incidentscope.contract import LOAD_ORDER, TABLES, in_time_range
 from incidentscope.errors import BadDataError, MissingInputError, UsageError
 
 SUFFIXES = (".csv", ".csv.gz", ".parquet")
@@ -50,6 +50,9 @@ class InputFile:
     # The file's URI as Spark's file system lists it (scheme://authority/path, not
     # percent-encoded) when the data directory is a URI; None for a local file.
     uri: str | None = None
+    # (size, modification time in ns) when it was hashed; a local file only. A file that
+    # changes during a load is refused (`check_unchanged`): the hash must be of the bytes read.
+    stamp: tuple[int, int] | None = None
 
     @property
     def location(self) -> str:
@@ -62,10 +65,10 @@ class InputFile:
         if not found:
             return None
         try:
-            date.fromisoformat(found.group(1))
+            day = date.fromisoformat(found.group(1))
         except ValueError:
             return None  # not a calendar date: the file needs a snapshot_date column
-        return found.group(1)
+        return found.group(1) if in_time_range(day) else None
 
 
 def file_format(path: Path) -> str | None:
@@ -83,6 +86,40 @@ def sha256_file(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    status = path.stat()
+    return status.st_size, status.st_mtime_ns
+
+
+def _changed(path: Path, display: str) -> BadDataError:
+    return BadDataError(f"{display}: changed while it was being read; nothing was loaded "
+                        "(load again once the file is complete)")
+
+
+def _hash_stamped(path: Path, root: Path) -> tuple[str, tuple[int, int]]:
+    """The file's SHA-256 and its (size, mtime), which must be the same before and after."""
+    before = _stamp(path)
+    digest = sha256_file(path)
+    after = _stamp(path)
+    if before != after:
+        raise _changed(path, path.resolve().relative_to(root).as_posix())
+    return digest, after
+
+
+def check_unchanged(files: Iterable[InputFile]) -> None:
+    """Refuse the load if a local input file changed since it was hashed (appended to, say):
+    the workspace records each file by the hash of exactly the bytes that were read."""
+    for item in files:
+        if item.stamp is None:
+            continue
+        try:
+            same = _stamp(item.path) == item.stamp
+        except OSError:
+            same = False
+        if not same:
+            raise _changed(item.path, item.display)
 
 
 def _inside(path: Path, root: Path) -> bool:
@@ -141,6 +178,10 @@ def discover(data_dir: Path, incident: Incident) -> list[InputFile]:
     if not data_dir.is_dir():
         raise MissingInputError(f"{data_dir}: data directory not found")
     root = data_dir.resolve()
+    if has_glob_chars(root.as_posix()):
+        # DuckDB would expand the path as a pattern: the folder, not a file, is at fault
+        raise UsageError(f"{data_dir}: the data folder's path contains *, ?, [, ] or {{, "
+                         "which cannot be read safely; rename or move the folder")
     found: list[tuple[str, Path, str]] = []  # (table, path, format)
     for table in LOAD_ORDER:
         override = incident.inputs.get(table)
@@ -159,7 +200,8 @@ def discover(data_dir: Path, incident: Incident) -> list[InputFile]:
             found.append((table, path, fmt))
     # Hashing reads every input byte: two files at a time (hashlib releases the GIL).
     with ThreadPoolExecutor(max_workers=2) as pool:
-        digests = list(pool.map(sha256_file, [path for _table, path, _fmt in found]))
+        digests = list(pool.map(lambda path: _hash_stamped(path, root),
+                                [path for _table, path, _fmt in found]))
     return [
         InputFile(
             table=table,
@@ -167,10 +209,16 @@ def discover(data_dir: Path, incident: Incident) -> list[InputFile]:
             display=path.resolve().relative_to(root).as_posix(),
             format=fmt,
             sha256=digest,
-            bytes=path.stat().st_size,
+            bytes=stamp[0],
+            stamp=stamp,
         )
-        for (table, path, fmt), digest in zip(found, digests, strict=True)
+        for (table, path, fmt), (digest, stamp) in zip(found, digests, strict=True)
     ]
+
+
+# A CSV value may be longer than the csv module's default limit (128 KiB); DuckDB reads it,
+# so the readers that name lines and headers must too.
+csv.field_size_limit(2**31 - 1)
 
 
 def _local(item: InputFile) -> Path:

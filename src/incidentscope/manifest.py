@@ -78,6 +78,7 @@ def build(
     incident: Incident,
     load: LoadResult,
     recorded_rows: dict[str, tuple[int, int]],
+    recorded_warnings: dict[str, list[str]],
     key_fingerprint: str,
     step_sql: dict[str, str],
     outputs: dict[str, bytes],
@@ -116,7 +117,8 @@ def build(
         "inputs": [
             {"table": f.table, "path": f.path, "sha256": f.sha256, "bytes": f.bytes,
              "rows_loaded": recorded_rows.get(f.sha256, (0, 0))[0],
-             "rows_rejected": recorded_rows.get(f.sha256, (0, 0))[1]}
+             "rows_rejected": recorded_rows.get(f.sha256, (0, 0))[1],
+             "warnings": recorded_warnings.get(f.sha256, [])}
             for f in sorted(load.files, key=lambda f: (f.table, f.path))
         ],
         "key_fingerprint": key_fingerprint,
@@ -172,6 +174,38 @@ def read(manifest_path: Path) -> dict[str, Any]:
     return data
 
 
+VERIFY_PREFIX = "incidentscope-verify-"
+VERIFY_OWNER = "owner.pid"  # the verifying process, so that a later one can tell stale folders
+
+
+def remove_stale_verify_folders(temp_dir: Path | None = None) -> None:
+    """Remove temporary folders of verifications whose process is gone (killed with -9).
+
+    SIGINT, SIGTERM and SIGHUP unwind a verification, which removes its folder; only a
+    kill leaves one behind, with a copy of the workspace (pseudonyms, never the key).
+    `temp_dir`: where to look (default: the temporary folder, TMPDIR).
+    """
+    for folder in Path(temp_dir or tempfile.gettempdir()).glob(f"{VERIFY_PREFIX}*"):
+        try:
+            if not folder.is_dir() or folder.is_symlink() or folder.stat().st_uid != os.getuid():
+                continue
+            pid = int((folder / VERIFY_OWNER).read_text(encoding="ascii").strip())
+        except (OSError, ValueError):
+            continue  # not ours, or its owner has not written the file yet
+        if pid != os.getpid() and not _alive(pid):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # it exists, owned by someone else
+        return True
+    return True
+
+
 def verify(manifest_path: Path, data_dir: Path | str, *, incident_path: Path | None = None,
            key_path: Path | None = None) -> VerifyResult:
     """Re-hash the inputs, re-run in a temporary place, and compare every output.
@@ -209,15 +243,23 @@ def verify(manifest_path: Path, data_dir: Path | str, *, incident_path: Path | N
         key_path = workspace.key_path_for(workspace.default_workspace_path(incident_file))
     if not key_path.is_file():
         raise MissingInputError(f"{key_path}: key file not found (give --key)")
-    with tempfile.TemporaryDirectory(prefix="incidentscope-verify-") as temp:
+    if workspace.load_or_create_key(key_path, create=False).fingerprint != (
+            manifest["key_fingerprint"]):
+        result.notes.append("the key file is not the one the run used")
+    remove_stale_verify_folders()
+    with tempfile.TemporaryDirectory(prefix=VERIFY_PREFIX) as temp:
         temp_dir = Path(temp)
-        db = temp_dir / "verify.duckdb"
-        shutil.copyfile(key_path, workspace.key_path_for(db))
-        rerun = api.run(incident_file, data_dir, temp_dir / "out", db_path=db)
-        if workspace.PseudonymKey(
-                workspace.key_path_for(db).read_text().strip()).fingerprint != (
-                manifest["key_fingerprint"]):
-            result.notes.append("the key file is not the one the run used")
+        (temp_dir / VERIFY_OWNER).write_text(f"{os.getpid()}\n", encoding="ascii")
+        # The key is read where it lies, never copied: a copy could outlive a killed verify.
+        try:
+            rerun = api.run(incident_file, data_dir, temp_dir / "out",
+                            db_path=temp_dir / "verify.duckdb", key_path=key_path)
+        except (MissingInputError, BadDataError):
+            if not result.changed_inputs:
+                raise
+            # The inputs changed so that the run cannot be repeated: that is the finding.
+            result.notes.append("the run could not be repeated with the inputs as they are now")
+            return result
         for name, expected in sorted(manifest["outputs"].items()):
             produced = temp_dir / "out" / name
             if not produced.is_file():

@@ -12,6 +12,7 @@ the same SQL texts. Functions taking `con` accept either.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
 import statistics
@@ -20,6 +21,7 @@ from datetime import datetime
 from importlib import resources
 from typing import Any
 
+import duckdb
 import polars as pl
 
 from incidentscope.config import Incident
@@ -203,6 +205,8 @@ def _coverage(con: Engine, window_start: datetime,
           (SELECT count(*) FROM rejects) AS rejected,
           (SELECT count(*) FROM files WHERE table_name = 'deliveries') AS deliveries_files
         """, params)[0]
+    load_warnings = [f"{path}: {warning}" for path, warning in con.rows(
+        "SELECT DISTINCT path, warning FROM load_warnings ORDER BY path, warning")]
     return {
         "snapshots": len(dates),
         "first_snapshot": dates[0].isoformat() if dates else None,
@@ -213,6 +217,7 @@ def _coverage(con: Engine, window_start: datetime,
         "duplicate_rows": int(duplicates),
         "unknown_audience_matches": int(unknown),
         "rejected_rows": int(rejected),
+        "load_warnings": load_warnings,
     }, bool(deliveries_files)
 
 
@@ -373,5 +378,6 @@ def _persist_accounts(engine: DuckDBEngine, accounts: pl.DataFrame) -> None:
         con.unregister("account_frame")
         con.execute("COMMIT")
     except BaseException:
-        con.execute("ROLLBACK")
+        with contextlib.suppress(duckdb.Error):  # keep the error that brought us here
+            con.execute("ROLLBACK")
         raise

@@ -48,13 +48,24 @@ class LoadResult:
 
     @property
     def warnings(self) -> list[str]:
-        notes = []
-        for item in self.files:
-            if item.status in ("empty", "header only"):
-                notes.append(f"{item.path}: {item.status}, no rows loaded")
-        for where, names in self.extra_columns.items():
-            notes.append(f"{where}: extra columns ignored: {', '.join(names)}")
-        return notes
+        """What this load's files told a reader to check (see `file_warnings`)."""
+        return [f"{item.path}: {note}" for item in self.files
+                for note in file_warnings(item, self.extra_columns.get(item.path, ()))]
+
+
+def file_warnings(item: FileLoad, extra_columns: tuple[str, ...]) -> list[str]:
+    """A loaded file's warnings, without its path: an empty file, and header names the
+    contract does not know (a misspelled optional column is ignored: the figures change).
+
+    Loaders store them with the file (`load_warnings`), so that every later replay,
+    report and manifest shows them too.
+    """
+    notes = []
+    if item.status in ("empty", "header only"):
+        notes.append(f"{item.status}, no rows loaded")
+    if extra_columns:
+        notes.append(f"extra columns ignored: {', '.join(extra_columns)}")
+    return notes
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ by incidentscope, never names read from a file.
 
 from __future__ import annotations
 
-from incidentscope.contract import Column
+from incidentscope.contract import EARLIEST, LATEST, TIME_RANGE_TEXT, Column
 
 # Reasons are fixed strings: the only thing a rejected row reports besides its place.
 MISSING = "missing value"
@@ -22,6 +22,7 @@ REASONS = {
     "purposes": "no purposes",
     "country": "not an ISO 3166-1 alpha-2 country code",
 }
+OUT_OF_RANGE = f"outside the supported range {TIME_RANGE_TEXT}"
 
 _ALLOWED = {"channel": "('email', 'phone')", "audience_type": "('tailored', 'partner')"}
 
@@ -34,6 +35,14 @@ _TS_NAIVE = r"^\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?)?$"
 def literal(text: str) -> str:
     """A SQL string literal of one of incidentscope's own fixed strings."""
     return "'" + text.replace("'", "''") + "'"
+
+
+def out_of_range(typed: str) -> str:
+    """True when a converted date or timestamp (UTC) lies outside the supported range
+    (contract.EARLIEST to LATEST): such a cell is rejected, so that no stored time can
+    break a later query or a conversion to Python."""
+    return (f"NOT (CAST({typed} AS TIMESTAMP) >= TIMESTAMP '{EARLIEST.isoformat(sep=' ')}' "
+            f"AND CAST({typed} AS TIMESTAMP) < TIMESTAMP '{LATEST.isoformat(sep=' ')}')")
 
 
 def trimmed(ref: str) -> str:
@@ -81,15 +90,13 @@ def problem_native(column: Column, ref: str) -> str:
     """A CASE expression for a native typed cell: only NULL and range can be wrong."""
     missing = f"WHEN {ref} IS NULL THEN '{MISSING}'" if column.required else (
         f"WHEN {ref} IS NULL THEN NULL")
-    bad = "false"
     if column.kind == "positive_int":
-        bad = f"{ref} < 1"
-    elif column.kind == "timestamp":
-        # Parquet can hold DuckDB's 'infinity' (Spark reads it as a year beyond 9999): the
-        # years of text timestamps, in a form both engines share.
-        bad = (f"NOT ({ref} BETWEEN TIMESTAMP '0001-01-01 00:00:00' "
-               "AND TIMESTAMP '9999-12-31 23:59:59.999999')")
-    return f"CASE {missing} WHEN {bad} THEN {literal(REASONS[column.kind])} END"
+        return f"CASE {missing} WHEN {ref} < 1 THEN {literal(REASONS[column.kind])} END"
+    if column.kind in ("date", "timestamp"):
+        # Parquet can hold DuckDB's 'infinity' and years beyond 9999 (Spark reads them as
+        # such): out of the supported range like any other time.
+        return f"CASE {missing} WHEN {out_of_range(ref)} THEN {literal(OUT_OF_RANGE)} END"
+    return f"CASE {missing} END"
 
 
 def problem_by_dictionary(column: Column, alias: str) -> str:
@@ -133,26 +140,29 @@ def problem(column: Column, ref: str, tz_param: str) -> str:
     value = trimmed(ref)
     typed = convert(column, ref, tz_param)
     kind = column.kind
+    reason = REASONS["country"] if column.name == "country" else REASONS.get(kind, "invalid value")
+    checks: list[tuple[str, str]] = []  # (condition, reason), the first that holds counts
     if kind in ("int64", "positive_int"):
         bad = f"NOT regexp_matches({value}, '^[+-]?[0-9]+$') OR {typed} IS NULL"
         if kind == "positive_int":
             bad += f" OR {typed} < 1"
+        checks.append((bad, reason))
     elif kind in ("date", "timestamp"):
         bad = f"{typed} IS NULL"
         if kind == "date":
             bad += f" OR NOT regexp_matches({value}, '^\\d{{4}}-\\d{{2}}-\\d{{2}}$')"
+        checks += [(bad, reason), (out_of_range(typed), OUT_OF_RANGE)]
     elif kind in ("channel", "audience_type"):
-        bad = f"{typed} NOT IN {_ALLOWED[kind]}"
+        checks.append((f"{typed} NOT IN {_ALLOWED[kind]}", reason))
     elif kind == "hex64":
-        bad = f"NOT {hex64_ok(typed)}"
+        checks.append((f"NOT {hex64_ok(typed)}", reason))
     elif kind == "purposes":
-        bad = f"NOT regexp_matches({value}, '[^|[:space:]]')"  # only separators and blanks
+        # only separators and blanks
+        checks.append((f"NOT regexp_matches({value}, '[^|[:space:]]')", reason))
     elif column.name == "country":
-        bad = f"NOT regexp_full_match({value}, '[A-Za-z]{{2}}')"
-    else:
-        bad = "false"
-    reason = REASONS["country"] if column.name == "country" else REASONS.get(kind, "invalid value")
+        checks.append((f"NOT regexp_full_match({value}, '[A-Za-z]{{2}}')", reason))
     missing = f"WHEN {value} IS NULL THEN '{MISSING}'" if column.required else (
         f"WHEN {value} IS NULL THEN NULL")
     fast = f"WHEN {ref} IN {_ALLOWED[kind]} THEN NULL " if kind in _ALLOWED else ""
-    return f"CASE {fast}{missing} WHEN {bad} THEN {literal(reason)} END"
+    whens = " ".join(f"WHEN {condition} THEN {literal(why)}" for condition, why in checks)
+    return f"CASE {fast}{missing} {whens} END"

@@ -11,13 +11,19 @@ import contextlib
 import hashlib
 import os
 import secrets
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 
-from incidentscope.errors import MissingInputError, StorageError, WorkspaceInUseError
+from incidentscope.errors import (
+    IncidentScopeWarning,
+    MissingInputError,
+    StorageError,
+    WorkspaceInUseError,
+)
 
 SCHEMA_VERSION = "2"  # 2: the match and delivery logs store times as seconds + micros
 
@@ -52,6 +58,9 @@ CREATE TABLE IF NOT EXISTS files (
     table_name VARCHAR NOT NULL, path VARCHAR NOT NULL,
     bytes BIGINT NOT NULL, rows_read BIGINT NOT NULL, rows_loaded BIGINT NOT NULL,
     rows_rejected BIGINT NOT NULL, load_id VARCHAR NOT NULL, loaded_at TIMESTAMP NOT NULL);
+-- what a loaded file told a reader to check (results.file_warnings), shown by every report
+CREATE TABLE IF NOT EXISTS load_warnings (
+    file_sha256 VARCHAR NOT NULL, path VARCHAR NOT NULL, warning VARCHAR NOT NULL);
 CREATE TABLE IF NOT EXISTS rejects (
     file_sha256 VARCHAR NOT NULL, path VARCHAR NOT NULL, line BIGINT,
     column_name VARCHAR, reason VARCHAR NOT NULL);
@@ -136,15 +145,16 @@ def private_files() -> Iterator[None]:
 def load_or_create_key(key_path: Path, create: bool,
                        con: duckdb.DuckDBPyConnection | None = None) -> PseudonymKey:
     """The workspace's key; a new one only for a workspace that has never used one."""
+    if key_path.is_symlink() and not key_path.exists():
+        raise StorageError(f"{key_path}: a broken symbolic link, not a key file")
+    if key_path.exists() and not key_path.is_file():
+        raise StorageError(f"{key_path}: not a key file (a folder or a device)")
     if not key_path.exists() and con is not None and con.execute(
             "SELECT value FROM meta WHERE key = 'key_fingerprint'").fetchall():
         raise MissingInputError(f"{key_path}: key file not found; this workspace's pseudonyms "
                                 "were made with it (restore it, or use a new workspace)")
     if key_path.exists():
-        text = key_path.read_text(encoding="ascii").strip()
-        if len(text) != 64 or any(ch not in "0123456789abcdef" for ch in text):
-            raise StorageError(f"{key_path}: not a valid incidentscope key file")
-        return PseudonymKey(text)
+        return _read_key(key_path)
     if not create:
         raise MissingInputError(f"{key_path}: key file not found (it is created by 'load')")
     key = PseudonymKey(secrets.token_hex(32))
@@ -162,6 +172,22 @@ def load_or_create_key(key_path: Path, create: bool,
         with contextlib.suppress(OSError):
             partial.unlink()
     return key
+
+
+def _read_key(key_path: Path) -> PseudonymKey:
+    try:
+        text = key_path.read_bytes().decode("ascii").strip()
+    except UnicodeDecodeError:
+        text = ""
+    except OSError as exc:
+        raise StorageError(f"{key_path}: cannot read the key file ({exc.strerror})") from None
+    if len(text) != 64 or any(ch not in "0123456789abcdef" for ch in text):
+        raise StorageError(f"{key_path}: not a valid incidentscope key file")
+    if key_path.stat().st_mode & 0o077:
+        # as ssh does for a private key: it still works, but others may read it
+        warnings.warn(f"{key_path}: the key file is readable by other users than its owner; "
+                      f"chmod 600 it", IncidentScopeWarning, stacklevel=3)
+    return PseudonymKey(text)
 
 
 def default_memory_limit() -> str:

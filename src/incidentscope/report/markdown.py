@@ -123,12 +123,19 @@ def postmortem(result: ReplayResult, top: int = 10) -> list[Block]:
         blocks.append(Para(f"{n(post_fix['caused'])} caused matches at or after the fix: the "
                            "fix did not hold.", strong=True))
     blocks += [Heading(2, "Coverage"), Table(("", ""), tuple(
-        (key.replace("_", " "), "-" if value is None else str(value))
+        (key.replace("_", " "), _coverage_cell(value))
         for key, value in report["coverage"].items()))]
     notes = warnings(report)
     if notes:
         blocks += [Heading(2, "Warnings"), Bullets(tuple(notes))]
     return blocks
+
+
+def _coverage_cell(value: object) -> str:
+    """A coverage figure; a list (the load warnings) by its length: Warnings lists them."""
+    if value is None:
+        return "-"
+    return str(len(value)) if isinstance(value, list) else str(value)
 
 
 def render(result: ReplayResult, chart_dir: str | None = None) -> str:

@@ -28,4 +28,5 @@ def warnings(report: dict[str, Any]) -> list[str]:
     if coverage["unknown_audience_matches"]:
         notes.append(f"{_n(coverage['unknown_audience_matches'])} in-window matches name an "
                      "audience missing from audiences")
+    notes += [f"load warning: {note}" for note in coverage.get("load_warnings", [])]
     return notes

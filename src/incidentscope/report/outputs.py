@@ -55,6 +55,17 @@ def render_format(result: ReplayResult, incident: Incident, fmt: str,
     return files
 
 
+# The top-level names a run writes into OUT (files, and folders such as charts/): a run
+# refuses an OUT where one of them is an input (api.check_out_dir). A test keeps this list
+# and `render_all` in step.
+TOP_LEVEL_NAMES = frozenset({
+    "report.json", "report.md", "charts", "report.html", "regulator.md", "regulator.html",
+    "regulator.pdf", "notification.csv", "notification.parquet", "campaigns.csv",
+    "campaigns.parquet", "accounts_by_country.csv", "accounts_by_country.parquet",
+    "manifest.json",
+})
+
+
 def render_all(result: ReplayResult, incident: Incident) -> dict[str, bytes]:
     """File name (relative to OUT) -> content. Deterministic for the same result."""
     files: dict[str, bytes] = {}

@@ -65,12 +65,18 @@ from pathlib import Path
 from typing import Any, cast
 from urllib.parse import quote, unquote, urlparse
 
-from incidentscope import compaction
+from incidentscope import compaction, loadplan
 from incidentscope.config import Incident
 from incidentscope.contract import LOAD_ORDER, TABLES, Column
 from incidentscope.errors import BadDataError, IncidentScopeError
-from incidentscope.inputs import InputFile, csv_header, csv_record_lines, discover
-from incidentscope.results import FileLoad, LoadResult
+from incidentscope.inputs import (
+    InputFile,
+    check_unchanged,
+    csv_header,
+    csv_record_lines,
+    discover,
+)
+from incidentscope.results import FileLoad, LoadResult, file_warnings
 from incidentscope.spark import _sqlport
 from incidentscope.validate import convert, is_native, problem, problem_native
 from incidentscope.workspace import PseudonymKey
@@ -84,6 +90,7 @@ VIEW_SCHEMAS: dict[str, str] = {
              "load_id STRING, loaded_at TIMESTAMP_NTZ",
     "rejects": "file_sha256 STRING, path STRING, line BIGINT, column_name STRING, "
                "reason STRING",
+    "load_warnings": "file_sha256 STRING, path STRING, warning STRING",
     "accounts": "account_id BIGINT, country STRING",
     "audiences": "audience_id STRING, advertiser_id STRING, audience_type STRING, "
                  "partner_id STRING",
@@ -135,37 +142,36 @@ class _Part:
     utf8: bool = True
 
 
-def _header(spark: Any, item: InputFile,
-            probes: dict[str, Any] | None = None) -> list[str] | None:
-    """`probes`: spark.files.probe_csv of the files at a URI (their first lines)."""
+def _header(spark: Any, item: InputFile, probes: dict[str, Any] | None = None
+            ) -> tuple[list[str] | None, list[loadplan.TypeFamily] | None]:
+    """The file's column names (None: empty) and, for Parquet, each column's type family.
+
+    `probes`: spark.files.probe_csv of the files at a URI (their first lines).
+    """
     if item.format == "csv":
         if item.bytes == 0:
-            return None
+            return None, None
         if item.uri is not None:
             from incidentscope.spark import files as spark_files
 
-            return spark_files.csv_header(spark, item, probes or {})
-        return csv_header(item)
+            return spark_files.csv_header(spark, item, probes or {}), None
+        return csv_header(item), None
     try:
-        return [f.name for f in spark.read.parquet(item.location).schema.fields]
+        fields = spark.read.parquet(item.location).schema.fields
     except Exception:  # the reader's message may quote the file: keep it out
         raise BadDataError(f"{item.display}: not a readable Parquet file") from None
+    return [f.name for f in fields], [_type_family(f.dataType) for f in fields]
 
 
-def _renames(incident: Incident, table: str) -> dict[str, str]:
-    mapping = incident.inputs.get(table)
-    return mapping.columns if mapping else {}
+def _type_family(data_type: Any) -> loadplan.TypeFamily:
+    """loadplan's family of a Spark type (as loadplan.duckdb_type_family for DuckDB's)."""
+    from pyspark.sql import types as T
 
-
-def _snapshot_date_from_name(incident: Incident, item: InputFile,
-                             header: list[str] | None) -> str | None:
-    """As ingest: the date a contacts file without a snapshot_date column takes from its name."""
-    if item.table != "contacts" or item.date_in_name is None:
-        return None
-    wanted = _renames(incident, "contacts").get("snapshot_date", "snapshot_date")
-    if header is not None and wanted in header:
-        return None
-    return item.date_in_name
+    if isinstance(data_type, T.ArrayType | T.StructType | T.MapType):
+        return "nested"
+    if isinstance(data_type, T.BinaryType):
+        return "binary"
+    return "scalar"
 
 
 def _is_utf8(item: InputFile, probes: dict[str, Any] | None = None) -> bool:
@@ -186,33 +192,18 @@ def _is_utf8(item: InputFile, probes: dict[str, Any] | None = None) -> bool:
 
 
 def _prepare(spark: Any, incident: Incident, index: int, item: InputFile,
-             header: list[str] | None, extra_columns: dict[str, tuple[str, ...]],
+             header: list[str] | None, families: list[loadplan.TypeFamily] | None,
+             extra_columns: dict[str, tuple[str, ...]],
              probes: dict[str, Any] | None = None) -> _Part:
     """Column positions and the file-level errors, with the DuckDB loader's texts."""
     part = _Part(index, item, header)
     if header is None:
         return part
-    table = TABLES[item.table]
-    renames = _renames(incident, item.table)
-    for column in table.columns:
-        wanted = renames.get(column.name, column.name)
-        if wanted in header:
-            part.position[column.name] = header.index(wanted)
-    used = {header[i] for i in part.position.values()}
-    extra = tuple(sorted({name for name in header if name not in used}))
-    if extra:
-        extra_columns[item.display] = extra
-    for column in table.columns:
-        if column.name in part.position or not column.required:
-            continue
-        if column.name == "snapshot_date" and item.date_in_name:
-            part.snapshot_from_name = item.date_in_name
-            continue
-        wanted = renames.get(column.name, column.name)
-        raise BadDataError(f"{item.display}: required column '{wanted}' is missing")
-    if item.table == "contacts" and "contact" not in part.position and (
-            "contact_sha256" not in part.position):
-        raise BadDataError(f"{item.display}: needs a column 'contact' or 'contact_sha256'")
+    mapped = loadplan.map_columns(item, header, incident, families)
+    part.position = mapped.position
+    part.snapshot_from_name = mapped.snapshot_from_name
+    if mapped.extra:
+        extra_columns[item.display] = mapped.extra
     if item.format == "csv":
         part.utf8 = _is_utf8(item, probes)
     return part
@@ -635,7 +626,7 @@ class _Load:
     def _record_rejects(self, table: str, parts: list[_Part], counts: dict[int, tuple[int, int]],
                         bad: list[Any]) -> None:
         by_index = {p.index: p for p in parts}
-        renames = _renames(self.incident, table)
+        renames = loadplan.renames(self.incident, table)
         structural = [p for p in parts
                       if any(int(r[0]) == p.index and r[3] == _STRUCTURAL for r in bad)]
         fields = _field_counts(self.spark, [p for p in structural if p.item.format == "csv"]) \
@@ -833,14 +824,15 @@ def load(spark: Any, incident: Incident, data_dir: Path | str, key: PseudonymKey
     by_table: dict[str, list[_Part]] = {}
     known: set[tuple[str, str | None]] = set()
     for index, item in enumerate(files, 1):
-        header = _header(spark, item, probes)
-        identity = (item.sha256, _snapshot_date_from_name(incident, item, header))
+        header, families = _header(spark, item, probes)
+        identity = (item.sha256, loadplan.snapshot_date_from_name(incident, item, header))
         if identity in known:
             results[index] = FileLoad(item.table, item.display, item.sha256, item.bytes,
                                       0, 0, 0, "already loaded")
             continue
         known.add(identity)
-        part = _prepare(spark, incident, index, item, header, loader.extra_columns, probes)
+        part = _prepare(spark, incident, index, item, header, families, loader.extra_columns,
+                        probes)
         by_table.setdefault(item.table, []).append(part)
     # One file per partition, so that a row's place in its partition is its record number.
     previous = spark.conf.get("spark.sql.files.openCostInBytes")
@@ -855,6 +847,7 @@ def load(spark: Any, incident: Incident, data_dir: Path | str, key: PseudonymKey
                                  "loaded") from None
     finally:
         spark.conf.set("spark.sql.files.openCostInBytes", previous)
+    check_unchanged(files)  # the views are materialized: the files are read
     for name in VIEW_SCHEMAS:
         views[name].createOrReplaceTempView(name)
     by_reason: dict[str, int] = {}
@@ -882,6 +875,10 @@ def _run(spark: Any, loader: _Load, by_table: dict[str, list[_Part]],
     views = loader.finish()
     views["files"] = spark.createDataFrame(loader.file_rows, VIEW_SCHEMAS["files"])
     views["rejects"] = spark.createDataFrame(loader.rejects, VIEW_SCHEMAS["rejects"])
+    views["load_warnings"] = spark.createDataFrame(
+        [(f.sha256, f.path, note) for f in ordered
+         for note in file_warnings(f, loader.extra_columns.get(f.path, ()))],
+        VIEW_SCHEMAS["load_warnings"])
     for name, schema in VIEW_SCHEMAS.items():
         frame = views.get(name)
         if frame is None:

@@ -23,6 +23,7 @@ from incidentscope import api, manifest, workspace
 from incidentscope import replay as replay_engine
 from incidentscope.config import load_incident
 from incidentscope.errors import UsageError
+from incidentscope.outdir import write_outputs
 from incidentscope.report.outputs import render_all
 from incidentscope.spark import INSTALL_HINT, session
 
@@ -85,24 +86,30 @@ def run_spark(
     run_id = started.strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:8]
     incident = load_incident(Path(incident_path))
     db = api.resolve_db(Path(incident_path), Path(db_path) if db_path else None)
+    data = data_dir if is_uri(data_dir) else Path(data_dir)  # a URI stays a string
+    api.check_run_out(Path(out_dir), data, Path(incident_path), db)
     with workspace.private_files():
         key = resolve_key(db)
         spark = spark if spark is not None else _start(master)
         engine = SparkEngine(spark)
-        data = data_dir if is_uri(data_dir) else Path(data_dir)  # a URI stays a string
         loaded = spark_ingest.load(spark, incident, data, key, strict=strict,
                                    progress=progress)
         result = replay_engine.replay(engine, incident, progress=progress, persist=False)
         files = render_all(result, incident)
         recorded = {str(sha): (int(ok), int(bad)) for sha, ok, bad in engine.rows(
             "SELECT file_sha256, rows_loaded, rows_rejected FROM files")}
+        warnings: dict[str, list[str]] = {}
+        for sha, note in engine.rows("SELECT file_sha256, warning FROM load_warnings "
+                                     "ORDER BY file_sha256, warning"):
+            warnings.setdefault(str(sha), []).append(str(note))
         run_manifest = manifest.build(
             run_id=run_id, started=started, finished=api._now(), incident=incident,
-            load=loaded, recorded_rows=recorded, key_fingerprint=key.fingerprint,
+            load=loaded, recorded_rows=recorded, recorded_warnings=warnings,
+            key_fingerprint=key.fingerprint,
             step_sql=replay_engine.all_step_sql(), outputs=files, threads=None,
             engine="spark")
         with api._finishing() as begin_finishing:
             begin_finishing()
-            outputs = api.write_outputs(Path(out_dir), {
+            outputs = write_outputs(Path(out_dir), {
                 **files, manifest.MANIFEST_NAME: manifest.render(run_manifest)})
     return api.RunResult(run_id, loaded, result, Path(out_dir), outputs)
