@@ -10,9 +10,10 @@ from typing import Any
 
 import duckdb
 
+from incidentscope.spark.ingest import VIEW_SCHEMAS
+
 # The tables the Spark ingest registers (workspace.SCHEMA), in that order.
-TABLES = ("files", "rejects", "accounts", "audiences", "campaigns", "campaign_audiences",
-          "identifiers", "purpose_sets", "snapshots", "contact_runs", "matches", "deliveries")
+TABLES = tuple(VIEW_SCHEMAS)
 
 
 def _spark_type(duckdb_type: str) -> Any:
