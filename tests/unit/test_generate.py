@@ -84,6 +84,8 @@ def test_determinism_across_processes(tmp_path: Path) -> None:
     first, second = _file_hashes(tmp_path / "a"), _file_hashes(tmp_path / "b")
     assert first == second
     assert any(name.endswith(".parquet") for name in first)
+    assert {"csv/data/uploads.csv", "parquet/data/uploads.parquet",
+            "csv/truth_accounts_whole_window.csv"} <= set(first)
     # A different seed gives a different scenario.
     other = generate(tmp_path / "c", ScenarioParams(accounts=400, seed=12))
     assert _file_hashes(other.data_dir) != _file_hashes(tmp_path / "a" / "csv" / "data")
