@@ -258,22 +258,50 @@ def generate(
         int | None, typer.Option(help="Target number of match rows (benchmarks).")] = None,
     damage: Annotated[bool, typer.Option(help="Lost log days, duplicates, malformed rows.")]
     = True,
+    uploads: Annotated[bool, typer.Option(
+        help="Write data/uploads: the list entries the matcher processed.")] = True,
+    log_start: Annotated[str | None, typer.Option(
+        "--log-start", metavar="DATE",
+        help="First day of the match log, e.g. 2019-03-01; after the window start, the "
+        "log starts late (default: the window start, 2019-01-01).")] = None,
+    log_loss: Annotated[float, typer.Option(
+        "--log-loss", metavar="SHARE",
+        help="Share of match log rows lost at random, in [0, 1).")] = 0.0,
+    force: Annotated[bool, typer.Option(
+        help="Write into a folder that holds other files than a generated scenario.")] = False,
 ) -> None:
     """Write a synthetic investigation with known truth (data/, incident.toml, truth.json).
 
+    OUT must be empty, new, or a scenario generated before (unless --force).
+
     Example: incidentscope generate scenario/ --accounts 10000 --snapshot-every 7d --seed 3
     """
+    from datetime import date
+
     from incidentscope.errors import UsageError
     from incidentscope.generator import ScenarioParams
     from incidentscope.generator import generate as generate_scenario
 
     if not snapshot_every.endswith("d") or not snapshot_every[:-1].isdigit():
         raise UsageError("--snapshot-every: a number of days such as 7d")
+    first_day = None
+    if log_start is not None:
+        try:
+            first_day = date.fromisoformat(log_start)
+        except ValueError:
+            raise UsageError("--log-start: a date such as 2019-03-01") from None
+    if not 0.0 <= log_loss < 1.0:  # also NaN
+        raise UsageError("--log-loss: a share in [0, 1) such as 0.05")
     params = ScenarioParams(
         accounts=accounts, seed=seed, snapshot_every_days=int(snapshot_every[:-1]),
         hashed=hashed, file_format=file_format, identifier_share=identifier_share,
-        matches_total=matches_total, damage=damage)
-    summary = generate_scenario(out, params)
+        matches_total=matches_total, damage=damage, uploads=uploads, log_start=first_day,
+        log_loss_share=log_loss)
+    try:
+        params.validate()
+    except ValueError as exc:
+        raise UsageError(f"generate: {exc}") from None
+    summary = generate_scenario(out, params, force=force)
     _emit_json({"incident": str(summary.incident_path), "data": str(summary.data_dir),
                 "truth": str(summary.truth_path), "rows": dict(summary.row_counts),
                 "snapshots": summary.snapshots,

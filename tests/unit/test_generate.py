@@ -18,6 +18,7 @@ import polars as pl
 import pytest
 
 from incidentscope.contract import CHANNELS, TABLES
+from incidentscope.errors import UsageError
 from incidentscope.generate import GenerateSummary, ScenarioParams, generate
 from incidentscope.normalize import contact_sha256
 
@@ -83,6 +84,8 @@ def test_determinism_across_processes(tmp_path: Path) -> None:
     first, second = _file_hashes(tmp_path / "a"), _file_hashes(tmp_path / "b")
     assert first == second
     assert any(name.endswith(".parquet") for name in first)
+    assert {"csv/data/uploads.csv", "parquet/data/uploads.parquet",
+            "csv/truth_accounts_whole_window.csv"} <= set(first)
     # A different seed gives a different scenario.
     other = generate(tmp_path / "c", ScenarioParams(accounts=400, seed=12))
     assert _file_hashes(other.data_dir) != _file_hashes(tmp_path / "a" / "csv" / "data")
@@ -350,6 +353,297 @@ def test_ten_thousand_accounts_in_seconds(tmp_path: Path) -> None:
     elapsed = time.perf_counter() - started
     assert summary.row_counts["matches"] > 30_000
     assert elapsed < 15, elapsed
+
+
+# --- uploads, a late log, random loss, whole-window truth, the folder guard ------------------
+
+def _upload_entries(summary: GenerateSummary) -> list[tuple[int, str, str, str]]:
+    """The well-formed upload rows as (epoch seconds, audience_id, channel, sha256), raw
+    contacts normalized (twitter profile, the row's country as region) and hashed here."""
+    csv = summary.data_dir / "uploads.csv"
+    if csv.exists():
+        frame = _read(csv).with_columns(
+            pl.col("uploaded_at").str.strptime(pl.Datetime("us", "UTC"), "%Y-%m-%dT%H:%M:%SZ",
+                                               strict=False).alias("uploaded_at"))
+    else:
+        frame = _read(summary.data_dir / "uploads.parquet")
+    frame = frame.filter(pl.col("uploaded_at").is_not_null()
+                         & pl.col("channel").is_in(list(CHANNELS)))
+    frame = frame.with_columns(pl.col("uploaded_at").dt.epoch("s").alias("t"))
+    out: list[tuple[int, str, str, str]] = []
+    if "contact" in frame.columns:
+        for t, audience, channel, value, region in frame.select(
+                "t", "audience_id", "channel", "contact", "country").iter_rows():
+            if value == "n/a":
+                continue
+            out.append((t, audience, channel, _hash(channel, value, region)))
+    else:
+        for t, audience, channel, digest in frame.select(
+                "t", "audience_id", "channel", "identifier_sha256").iter_rows():
+            if HEX64.match(digest):
+                out.append((t, audience, channel, digest))
+    return out
+
+
+def _in_window(t: int) -> bool:
+    return 1546300800 <= t < 1568678400  # [2019-01-01, 2019-09-17) UTC
+
+
+def test_uploads_in_both_formats_raw_and_hashed(
+    small_csv: GenerateSummary, small_hashed: GenerateSummary
+) -> None:
+    raw = _read(small_csv.data_dir / "uploads.csv")
+    assert raw.columns == ["uploaded_at", "audience_id", "channel", "contact", "country"]
+    hashed = pl.read_parquet(small_hashed.data_dir / "uploads.parquet")
+    assert hashed.columns == ["uploaded_at", "audience_id", "channel", "identifier_sha256"]
+    assert hashed.schema["uploaded_at"] == pl.Datetime("us", "UTC")
+    for summary, frame in ((small_csv, raw), (small_hashed, hashed)):
+        uploads = _truth(summary)["uploads"]
+        assert isinstance(uploads, dict)
+        assert frame.height == summary.row_counts["uploads"] == uploads["rows"]
+        assert uploads["rows"] == (uploads["entries"] + uploads["duplicate_rows"]
+                                   + uploads["malformed_rows"])
+        assert uploads["malformed_by_kind"] == {"bad_channel": 2, "bad_value": 2,
+                                                "bad_timestamp": 2}
+        entries = _upload_entries(summary)
+        # Exact duplicates (after parsing) are the truth's duplicate rows; the rest are entries.
+        assert len(set(entries)) == uploads["entries"]
+        assert len(entries) - len(set(entries)) == uploads["duplicate_rows"] > 0
+        in_window = [e for e in entries if _in_window(e[0])]
+        assert len(set(in_window)) == uploads["entries_in_window"] < uploads["entries"]
+        assert len(in_window) - len(set(in_window)) == uploads["duplicates_in_window"]
+        assert 0 < uploads["nonuser_entries"] < uploads["unheld_entries"] < uploads["entries"]
+        # Entries before the window, in it and after the fix.
+        times = [t for t, _, _, _ in entries]
+        assert min(times) < 1546300800 + 31 * 86400 and max(times) > 1568678400
+    # The raw export is the hashed one, typed: the same entries once normalized.
+    assert sorted(_upload_entries(small_csv)) == sorted(_upload_entries(small_hashed))
+    # Raw values as typed: mixed-case emails, national-format phones with their region only.
+    phones = raw.filter(pl.col("channel") == "phone")
+    national = phones.filter(~pl.col("contact").str.starts_with("+")
+                             & (pl.col("contact") != "n/a"))
+    assert national.height > 0 and national["country"].null_count() == 0
+    assert phones.filter(pl.col("contact").str.starts_with("+"))["country"].null_count() > 0
+    assert raw.filter(pl.col("channel") == "email")["country"].null_count() == raw.filter(
+        pl.col("channel") == "email").height
+    emails = raw.filter(pl.col("channel") == "email")["contact"]
+    assert emails.str.contains(r"[A-Z]").any()
+    domains = emails.str.strip_chars().str.to_lowercase().str.extract(r"@(.+)$").drop_nulls()
+    assert set(domains) <= {"example.com", "example.org", "example.net", "mail.example",
+                            "post.example"}
+
+
+def test_non_users_are_values_no_account_holds(small_hashed: GenerateSummary) -> None:
+    from incidentscope.generator.world import build_world
+
+    world = build_world(ScenarioParams(accounts=600, seed=7))
+    held = set(world.value_sha.to_list())
+    unheld = {h for _, _, _, h in _upload_entries(small_hashed) if h not in held}
+    uploads = _truth(small_hashed)["uploads"]
+    assert isinstance(uploads, dict)
+    # Non-users: distinct values, each uploaded about as often as a listed account's value.
+    assert 0 < len(unheld) <= uploads["nonuser_entries"]
+
+
+def test_every_logged_match_is_an_upload_of_a_value_the_account_held(
+    small_hashed: GenerateSummary,
+) -> None:
+    from incidentscope.generator.world import CHANNELS as WORLD_CHANNELS
+    from incidentscope.generator.world import build_world
+
+    world = build_world(ScenarioParams(accounts=600, seed=7))
+    c = world.contacts
+    holds: dict[int, list[tuple[str, str, int, int]]] = {}
+    shas = world.value_sha.to_list()
+    for i in range(len(c)):
+        holds.setdefault(int(world.account_ids[c.acct[i]]), []).append(
+            (WORLD_CHANNELS[c.channel[i]], shas[c.value[i]], int(c.created[i]),
+             int(c.removed[i])))
+    at: dict[tuple[int, str], set[tuple[str, str]]] = {}
+    for t, audience, channel, digest in _upload_entries(small_hashed):
+        at.setdefault((t, audience), set()).add((channel, digest))
+    matches = pl.read_parquet(small_hashed.data_dir / "matches.parquet").filter(
+        pl.col("matched_at").is_not_null() & pl.col("account_id").is_not_null()
+        & (pl.col("channel").is_null() | pl.col("channel").is_in(list(CHANNELS)))
+        & (pl.col("identifier_sha256").is_null()
+           | pl.col("identifier_sha256").str.contains(HEX64.pattern)))
+    rows = matches.with_columns(pl.col("matched_at").dt.epoch("s").alias("t")).select(
+        "t", "account_id", "audience_id", "channel", "identifier_sha256").iter_rows()
+    checked = 0
+    for t, account, audience, channel, digest in rows:
+        uploaded = at.get((t, audience), set())
+        held_then = {(ch, h) for ch, h, created, removed in holds[account]
+                     if created <= t < removed}
+        candidates = uploaded & held_then
+        if digest is not None:
+            candidates &= {(channel, digest)}
+        assert candidates, (t, audience)
+        checked += 1
+    assert checked == matches.height > 1000
+
+
+def test_uploads_use_streams_of_their_own(tmp_path: Path) -> None:
+    """With and without uploads, every other file is byte-identical."""
+    params = ScenarioParams(accounts=300, seed=4, post_fix_leak=True)
+    on = generate(tmp_path / "on", params)
+    off = generate(tmp_path / "off", ScenarioParams(accounts=300, seed=4, post_fix_leak=True,
+                                                   uploads=False))
+    first, second = _file_hashes(on.out_dir), _file_hashes(off.out_dir)
+    assert set(first) - set(second) == {"data/uploads.csv"}
+    for name in second:
+        if name != "truth.json":
+            assert first[name] == second[name], name
+    truth_on, truth_off = _truth(on), _truth(off)
+    assert truth_off["uploads"] is None and isinstance(truth_on["uploads"], dict)
+    for key in truth_on:
+        if key not in ("uploads", "parameters"):
+            assert truth_on[key] == truth_off[key], key
+
+
+def test_a_late_log_and_random_loss(tmp_path: Path) -> None:
+    base = ScenarioParams(accounts=800, seed=6, damage=False, deliveries=False)
+    full = generate(tmp_path / "full", base)
+    late = generate(tmp_path / "late", ScenarioParams(
+        accounts=800, seed=6, damage=False, deliveries=False, log_start=date(2019, 4, 1),
+        log_loss_share=0.2))
+    # The uploads cover the whole period either way: the same entries, the same bytes.
+    assert (full.data_dir / "uploads.csv").read_bytes() == (
+        late.data_dir / "uploads.csv").read_bytes()
+    assert _read(late.data_dir / "uploads.csv")["uploaded_at"].min() < "2019-01-02"  # type: ignore[operator]
+    rows = _read(full.data_dir / "matches.csv")
+    kept = _read(late.data_dir / "matches.csv")
+    before = rows.filter(pl.col("matched_at") < "2019-04-01")
+    after = rows.filter(pl.col("matched_at") >= "2019-04-01")
+    assert kept["matched_at"].min() >= "2019-04-01"  # type: ignore[operator]
+    # The late log is the full log from its first day, less the rows lost at random.
+    assert kept.join(after, on=kept.columns, how="anti", nulls_equal=True).height == 0
+    truth_full, truth_late = _truth(full), _truth(late)
+    log = truth_late["log"]
+    assert isinstance(log, dict)
+    assert log["log_start"] == "2019-04-01"
+    assert log["first_logged_day"] == kept["matched_at"].min()[:10]  # type: ignore[index]
+    assert log["rows_before_log_start"] == before.height > 0
+    assert kept.height == after.height - log["randomly_lost_rows"]
+    assert 0.15 < log["randomly_lost_rows"] / after.height < 0.25
+    assert log["missing_log_days"] >= 90  # 2019-01-01 .. 2019-03-31 are not logged
+    assert truth_full["log"]["first_logged_day"] == "2019-01-01"  # type: ignore[index]
+    # What the matcher did is the same; only what the log shows of it differs.
+    assert truth_late["matches"]["made"] == truth_full["matches"]["made"]  # type: ignore[index]
+    assert (truth_late["affected_accounts_whole_window"]
+            == truth_full["affected_accounts_whole_window"])
+    assert truth_late["affected_accounts"] < truth_full["affected_accounts"]  # type: ignore[operator]
+    assert truth_late["affected_accounts"] < truth_late["affected_accounts_whole_window"]  # type: ignore[operator]
+    assert truth_late["exposed_accounts"] == truth_full["exposed_accounts"]
+
+
+def test_a_late_log_with_damage_loses_days_it_covers(tmp_path: Path) -> None:
+    summary = generate(tmp_path, ScenarioParams(accounts=300, seed=2,
+                                                log_start=date(2019, 6, 1)))
+    log = _truth(summary)["log"]
+    assert isinstance(log, dict)
+    assert len(log["lost_days"]) == 3
+    assert all("2019-06-01" <= day < "2019-09-17" for day in log["lost_days"])
+    assert _valid_matches(_read(summary.data_dir / "matches.csv"))["matched_at"].min() >= (  # type: ignore[operator]
+        "2019-06-01")
+
+
+def test_whole_window_truth_is_consistent(small_csv: GenerateSummary) -> None:
+    truth = _truth(small_csv)
+    logged, whole, exposed = (truth["affected_accounts"], truth["affected_accounts_whole_window"],
+                              truth["exposed_accounts"])
+    assert isinstance(logged, int) and isinstance(whole, int) and isinstance(exposed, int)
+    assert 0 < logged <= whole < exposed < 600
+    assert whole == truth["affected_accounts_made"]
+    assert small_csv.truth_affected_accounts_whole_window == whole
+    assert small_csv.truth_exposed_accounts == exposed
+    listed = [int(v) for v in (small_csv.out_dir / "truth_accounts_whole_window.csv")
+              .read_text().split()[1:]]
+    assert listed == sorted(listed) and len(listed) == whole
+    affected = [int(v) for v in small_csv.truth_accounts_path.read_text().split()[1:]]
+    assert set(affected) <= set(listed)
+    # Every account with a restricted-only key in an in-window snapshot truly held one then.
+    in_window: set[str] = set()
+    for day, rows in _contact_keys(small_csv).items():
+        if not "2019-01-01" <= day < "2019-09-17":
+            continue
+        labels: dict[tuple[str, str, str], set[str]] = {}
+        for account, channel, digest, purposes in rows:
+            labels.setdefault((account, channel, digest), set()).update(purposes.split("|"))
+        in_window |= {key[0] for key, found in labels.items() if found <= RESTRICTED}
+    assert 0 < len(in_window) <= exposed
+    audiences, campaigns = (truth["affected_audiences_whole_window"],
+                            truth["affected_campaigns_whole_window"])
+    assert isinstance(audiences, int) and isinstance(campaigns, int)
+    assert 0 < audiences <= 20 and campaigns > 0
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "incidentscope", *args], capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_generate_refuses_a_folder_that_is_not_a_scenario(tmp_path: Path) -> None:
+    real = tmp_path / "investigation"
+    (real / "data").mkdir(parents=True)
+    (real / "data" / "matches.csv").write_text("precious\n")
+    done = _cli("generate", str(real), "--accounts", "50")
+    assert done.returncode == 64
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and str(real) in lines[0] and "--force" in lines[0]
+    assert "matches.csv" not in done.stderr and "Traceback" not in done.stderr
+    assert (real / "data" / "matches.csv").read_text() == "precious\n"
+    assert not (real / ".incidentscope-scenario").exists()
+    with pytest.raises(UsageError, match="not empty"):
+        generate(real, ScenarioParams(accounts=50))
+    # --force writes there, and marks the folder as a scenario.
+    done = _cli("generate", str(real), "--accounts", "50", "--force")
+    assert done.returncode == 0, done.stderr
+    assert (real / ".incidentscope-scenario").is_file()
+    assert (real / "truth.json").is_file()
+
+
+def test_generate_over_a_previous_scenario_and_into_a_new_folder(tmp_path: Path) -> None:
+    target = tmp_path / "new" / "scenario"
+    first = generate(target, ScenarioParams(accounts=50, seed=1))
+    assert (target / ".incidentscope-scenario").is_file()
+    assert target / ".incidentscope-scenario" in first.files
+    (target / "notes.txt").write_text("mine\n")
+    second = generate(target, ScenarioParams(accounts=50, seed=2, file_format="parquet",
+                                             uploads=False))
+    assert (target / "notes.txt").read_text() == "mine\n"
+    assert not (target / "data" / "uploads.csv").exists()
+    assert not (target / "data" / "matches.csv").exists()
+    assert second.row_counts["matches"] > 0
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(UsageError, match="not a folder"):
+        generate(tmp_path / "file", ScenarioParams(accounts=50))
+
+
+@pytest.mark.parametrize(("args", "needle"), [
+    (["--log-start", "2019-02-30"], "--log-start"),
+    (["--log-start", "2020-01-05"], "log_start"),
+    (["--log-loss", "1.0"], "--log-loss"),
+    (["--log-loss", "-0.1"], "--log-loss"),
+])
+def test_bad_generate_options_are_usage_errors(tmp_path: Path, args: list[str],
+                                               needle: str) -> None:
+    done = _cli("generate", str(tmp_path / "out"), "--accounts", "50", *args)
+    assert done.returncode == 64
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0], done.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_generate_cli_knobs(tmp_path: Path) -> None:
+    done = _cli("generate", str(tmp_path / "g"), "--accounts", "200", "--log-start",
+                "2019-05-01", "--log-loss", "0.1", "--no-uploads")
+    assert done.returncode == 0, done.stderr
+    truth = json.loads((tmp_path / "g" / "truth.json").read_text())
+    assert truth["parameters"]["log_start"] == "2019-05-01"
+    assert truth["parameters"]["log_loss_share"] == 0.1
+    assert truth["uploads"] is None and not (tmp_path / "g" / "data" / "uploads.csv").exists()
+    assert truth["log"]["first_logged_day"] >= "2019-05-01"
+    assert truth["log"]["randomly_lost_rows"] > 0
 
 
 # --- against the engine: the truth lies within the reported bounds ---------------------------

@@ -11,8 +11,10 @@ import numpy.typing as npt
 import polars as pl
 import pyarrow as pa  # type: ignore[import-untyped,unused-ignore]
 
+from incidentscope.errors import UsageError
 from incidentscope.generator.matcher import Made, Rules, bracket_violation, simulate
 from incidentscope.generator.params import GenerateSummary, ScenarioParams
+from incidentscope.generator.uploads import UPLOAD_MALFORMED_KINDS, UploadWriter
 from incidentscope.generator.world import (
     CHANNELS,
     DAY,
@@ -20,6 +22,7 @@ from incidentscope.generator.world import (
     KINDS,
     NEVER,
     PURPOSES,
+    RESTRICTED,
     SPLIT_PARTS,
     World,
     build_world,
@@ -30,7 +33,11 @@ from incidentscope.generator.writer import TS, TS_FORMAT, TableWriter, write_tab
 I64 = npt.NDArray[np.int64]
 Bools = npt.NDArray[np.bool_]
 TABLE_NAMES = ("accounts", "audiences", "campaigns", "campaign_audiences", "matches",
-               "deliveries")
+               "deliveries", "uploads")
+# Written into every generated scenario: a folder that holds it may be generated over again.
+MARKER = ".incidentscope-scenario"
+MARKER_TEXT = ("This folder holds a scenario written by `incidentscope generate` (synthetic "
+               "data).\nGenerating into it again replaces the generated files.\n")
 STR = pa.string()
 SCHEMAS: dict[str, pa.Schema] = {
     "accounts": pa.schema([("account_id", pa.int64()), ("country", STR)]),
@@ -72,9 +79,25 @@ def _csv_strings(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def _claim(out_dir: Path, force: bool) -> None:
+    """Refuse a folder that holds something other than a generated scenario (unless forced),
+    then mark it as one. Nothing in the folder is read or named but the marker."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UsageError(f"generate: {out_dir} exists and is not a folder")
+    if (out_dir.is_dir() and not force and not (out_dir / MARKER).is_file()
+            and any(out_dir.iterdir())):
+        raise UsageError(
+            f"generate: {out_dir} is not empty and holds no scenario generated before (no "
+            f"{MARKER} file); choose an empty folder, or pass --force to write there anyway "
+            "(files with a scenario's names are replaced)")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / MARKER).write_text(MARKER_TEXT, encoding="utf-8")
+
+
 def _clean(out_dir: Path, data: Path) -> None:
     """Remove files a previous run of the generator could have left (and nothing else)."""
-    stale = [out_dir / "incident.toml", out_dir / "truth.json", out_dir / "truth_accounts.csv"]
+    stale = [out_dir / "incident.toml", out_dir / "truth.json", out_dir / "truth_accounts.csv",
+             out_dir / "truth_accounts_whole_window.csv"]
     for ext in ("csv", "parquet"):
         stale += [data / f"{name}.{ext}" for name in TABLE_NAMES]
         stale += sorted((data / "contacts").glob(f"contacts_*.{ext}"))
@@ -298,10 +321,44 @@ def _rows_for_mean(cumw: npt.NDArray[np.float64], mean: float) -> float:
     return hi
 
 
-def generate(out_dir: Path, params: ScenarioParams) -> GenerateSummary:
-    """Write a scenario with known ground truth to `out_dir` (see docs/scenarios.md)."""
+def _exposed(world: World, ws: int, fix: int) -> Bools:
+    """Accounts that held a restricted-only contact at some instant of [ws, fix)."""
+    c = world.contacts
+    end0 = np.minimum(c.change, c.removed)
+    before = RESTRICTED[c.p0] & (c.created < end0) & (c.created < fix) & (end0 > ws)
+    after = RESTRICTED[c.p1] & (c.change < c.removed) & (c.change < fix) & (c.removed > ws)
+    out = np.zeros(len(world.account_ids), np.bool_)
+    out[c.acct[before | after]] = True
+    return out
+
+
+def _campaigns_of(world: World, audiences: Bools) -> int:
+    """Campaigns that target at least one of the flagged audiences."""
+    return len(np.unique(world.ca_campaign[audiences[world.ca_audience]]))
+
+
+def _window_chunks(chunks: list[tuple[int, int, str]], lo: int, hi: int) -> list[int]:
+    return [i for i, (a, b, _) in enumerate(chunks) if a < hi and b > lo]
+
+
+def _spread(chunks: list[int], n_chunks: int, kinds: list[int]) -> list[list[int]]:
+    """Malformed-row kinds spread evenly over the given chunks."""
+    plan: list[list[int]] = [[] for _ in range(n_chunks)]
+    if chunks:
+        for i, kind in enumerate(kinds):
+            plan[chunks[(i * len(chunks)) // len(kinds)]].append(kind)
+    return plan
+
+
+def generate(out_dir: Path, params: ScenarioParams, *, force: bool = False) -> GenerateSummary:
+    """Write a scenario with known ground truth to `out_dir` (see docs/scenarios.md).
+
+    `out_dir` must be empty, missing, or hold a scenario generated before (its marker file);
+    `force=True` writes into any folder (replacing the files a scenario has).
+    """
     params.validate()
     out_dir = Path(out_dir)
+    _claim(out_dir, force)
     data = out_dir / "data"
     (data / "contacts").mkdir(parents=True, exist_ok=True)
     _clean(out_dir, data)
@@ -312,7 +369,8 @@ def generate(out_dir: Path, params: ScenarioParams) -> GenerateSummary:
     row_counts = _write_static(world, data, fmt)
     row_counts["contacts"], contact_bad = _write_snapshots(world, params, data)
 
-    t0 = seconds(params.effective_log_start())
+    t0 = seconds(params.period_start())
+    log_t0 = seconds(params.effective_log_start())
     t_end = seconds(params.end) + DAY
     ws, fix = seconds(params.window_start), seconds(params.fix_at)
     leak = fix + int(params.leak_days * DAY) if params.post_fix_leak else fix
@@ -320,7 +378,7 @@ def generate(out_dir: Path, params: ScenarioParams) -> GenerateSummary:
                   midnight_share=params.midnight_share)
 
     pilot_n = 40_000
-    pilot = simulate(world, rules, _rng(params.seed, 2), lo=t0, hi=t_end, n_events=pilot_n)
+    pilot, _ = simulate(world, rules, _rng(params.seed, 2), lo=t0, hi=t_end, n_events=pilot_n)
     rate = max(len(pilot) / pilot_n, 1e-6)
     target = (params.matches_total if params.matches_total is not None
               else _rows_for_mean(world.listed_cumw, params.matches_per_account))
@@ -328,24 +386,32 @@ def generate(out_dir: Path, params: ScenarioParams) -> GenerateSummary:
 
     plan_rng = _rng(params.seed, 3)
     window_days = (fix - ws) // DAY
+    # Lost days fall on window days that the log covers (all of them unless it starts late).
+    logged_from = max(ws, min(log_t0, fix))
+    logged_days = (fix - logged_from) // DAY
     lost_days = np.zeros(0, np.int64)
-    if params.damage and params.lost_log_days > 0:
-        lost_days = np.sort(plan_rng.choice(window_days, size=min(params.lost_log_days,
-                                                                  window_days), replace=False))
-        lost_days = (lost_days + ws // DAY).astype(np.int64)
+    if params.damage and params.lost_log_days > 0 and logged_days > 0:
+        lost_days = np.sort(plan_rng.choice(logged_days, size=min(params.lost_log_days,
+                                                                  logged_days), replace=False))
+        lost_days = (lost_days + logged_from // DAY).astype(np.int64)
     chunks = _chunks(t0, t_end)
-    window_chunks = [i for i, (lo, hi, _) in enumerate(chunks) if lo < fix and hi > ws]
-    bad_plan: list[list[int]] = [[] for _ in chunks]
-    if params.damage and window_chunks:
-        kinds = [k for k in range(1, 5) for _ in range(params.malformed_per_kind)]
-        for i, kind in enumerate(kinds):
-            bad_plan[window_chunks[(i * len(window_chunks)) // len(kinds)]].append(kind)
+    bad_plan = _spread(_window_chunks(chunks, logged_from, fix) if params.damage else [],
+                       len(chunks),
+                       [k for k in range(1, 5) for _ in range(params.malformed_per_kind)])
+    upload_bad_plan = _spread(
+        _window_chunks(chunks, ws, fix) if params.damage else [], len(chunks),
+        [k for k in range(1, len(UPLOAD_MALFORMED_KINDS) + 1)
+         for _ in range(params.malformed_per_kind)])
 
     matches_w = TableWriter(data / f"matches.{fmt}", fmt, SCHEMAS["matches"])
     deliveries_w = (TableWriter(data / f"deliveries.{fmt}", fmt, SCHEMAS["deliveries"])
                     if params.deliveries else None)
+    uploads_w = (UploadWriter(world, params, data / f"uploads.{fmt}", (ws, fix))
+                 if params.uploads else None)
     affected = np.zeros(n, np.bool_)
     affected_made = np.zeros(n, np.bool_)
+    audiences_made = np.zeros(len(world.audience_type), np.bool_)
+    first_logged_day: int | None = None
     by_type = np.zeros((2, n), np.bool_)
     by_channel = np.zeros((2, n), np.bool_)
     violating = np.zeros(n, np.bool_)
@@ -356,7 +422,7 @@ def generate(out_dir: Path, params: ScenarioParams) -> GenerateSummary:
     day_has_row = np.zeros(window_days, np.bool_)
     stats = dict.fromkeys(("duplicate_rows", "lost_rows", "violation_rows",
                            "outside_snapshot_range", "post_fix_caused", "delivery_rows",
-                           "impressions"), 0)
+                           "impressions", "rows_before_log_start", "randomly_lost_rows"), 0)
     match_bad = dict.fromkeys(MALFORMED_KINDS, 0)
     snaps = world.snap_secs
     done = 0
@@ -364,13 +430,21 @@ def generate(out_dir: Path, params: ScenarioParams) -> GenerateSummary:
         todo = round(events * (hi - t0) / (t_end - t0)) - done
         done += todo
         rng = _rng(params.seed, 10, ci)
-        made = simulate(world, rules, rng, lo=lo, hi=hi, n_events=todo)
+        made, entries = simulate(world, rules, rng, lo=lo, hi=hi, n_events=todo)
+        if uploads_w is not None:
+            uploads_w.write_chunk(ci, entries, lo=lo, hi=hi, bad_kinds=upload_bad_plan[ci])
+        del entries
         m = len(made)
         frac = (made.t - t0) / max(t_end - t0, 1)
         share = params.identifier_share
         p = (share * 2 * frac if share <= 0.5 else 1 - (1 - share) * 2 * (1 - frac))
         id_logged = rng.random(m) < np.clip(p, 0.0, 1.0)
-        lost = np.isin(made.t // DAY, lost_days)
+        lost_day = np.isin(made.t // DAY, lost_days)
+        # Not in the log: before its first day, or lost at random (a stream of its own).
+        unlogged = made.t < log_t0
+        dropped = ((_rng(params.seed, 22, ci).random(m) < params.log_loss_share)
+                   & ~lost_day & ~unlogged)
+        lost = lost_day | unlogged | dropped
         dup = (rng.random(m) < params.duplicate_share) & ~lost if params.damage else lost & False
         bad = np.zeros(m, np.int8)
         in_window = (made.t >= ws) & (made.t < fix)
@@ -393,6 +467,9 @@ def generate(out_dir: Path, params: ScenarioParams) -> GenerateSummary:
         hit = valid & in_window & made.caused
         affected[acct[hit]] = True
         affected_made[acct[in_window & made.caused]] = True
+        audiences_made[made.audience[in_window & made.caused]] = True
+        if first_logged_day is None and valid.any():
+            first_logged_day = int(made.t[valid].min() // DAY)
         by_type[world.audience_type[made.audience[hit]], acct[hit]] = True
         by_channel[c.channel[made.contact[hit]], acct[hit]] = True
         if hit.any():
@@ -406,7 +483,9 @@ def generate(out_dir: Path, params: ScenarioParams) -> GenerateSummary:
                    else np.ones(m, np.bool_))
         stats["outside_snapshot_range"] += int(np.sum(vw & outside))
         stats["duplicate_rows"] += int(dup.sum())
-        stats["lost_rows"] += int(lost.sum())
+        stats["lost_rows"] += int(lost_day.sum())
+        stats["rows_before_log_start"] += int(unlogged.sum())
+        stats["randomly_lost_rows"] += int(dropped.sum())
         stats["violation_rows"] += int(viol.sum())
         stats["post_fix_caused"] += int(np.sum(valid & (period == 2) & made.caused))
         if deliveries_w is not None:
@@ -419,6 +498,9 @@ def generate(out_dir: Path, params: ScenarioParams) -> GenerateSummary:
     if deliveries_w is not None:
         deliveries_w.close()
         row_counts["deliveries"] = deliveries_w.rows
+    if uploads_w is not None:
+        row_counts["uploads"] = uploads_w.close()
+    exposed = _exposed(world, ws, fix)
 
     truth_ids = np.sort(world.account_ids[affected])
     countries = np.array(world.countries)
@@ -437,6 +519,11 @@ def generate(out_dir: Path, params: ScenarioParams) -> GenerateSummary:
         "incident": {"window_start": _iso(params.window_start), "fix_at": _iso(params.fix_at)},
         "affected_accounts": int(affected.sum()),
         "affected_accounts_made": int(affected_made.sum()),
+        "affected_accounts_whole_window": int(affected_made.sum()),
+        "exposed_accounts": int(exposed.sum()),
+        "affected_audiences_whole_window": int(audiences_made.sum()),
+        "affected_campaigns_whole_window": _campaigns_of(world, audiences_made),
+        "uploads": uploads_w.stats.as_json() if uploads_w is not None else None,
         "post_fix_caused": stats["post_fix_caused"],
         "affected_by_audience_type": {"partner": int(by_type[1].sum()),
                                       "tailored": int(by_type[0].sum())},
@@ -451,6 +538,11 @@ def generate(out_dir: Path, params: ScenarioParams) -> GenerateSummary:
             "affected_accounts": int((violating & affected).sum()),
         },
         "log": {
+            "log_start": params.effective_log_start().isoformat(),
+            "first_logged_day": (None if first_logged_day is None
+                                 else (EPOCH + timedelta(days=first_logged_day)).isoformat()),
+            "rows_before_log_start": stats["rows_before_log_start"],
+            "randomly_lost_rows": stats["randomly_lost_rows"],
             "rows": row_counts["matches"],
             "duplicate_rows": stats["duplicate_rows"],
             "lost_days": [(EPOCH + timedelta(days=int(d))).isoformat() for d in lost_days],
@@ -487,15 +579,21 @@ def generate(out_dir: Path, params: ScenarioParams) -> GenerateSummary:
     accounts_path = out_dir / "truth_accounts.csv"
     accounts_path.write_text("account_id\n" + "".join(f"{v}\n" for v in truth_ids.tolist()),
                              encoding="utf-8")
+    whole_path = out_dir / "truth_accounts_whole_window.csv"
+    whole_ids = np.sort(world.account_ids[affected_made])
+    whole_path.write_text("account_id\n" + "".join(f"{v}\n" for v in whole_ids.tolist()),
+                          encoding="utf-8")
     files = sorted(p for p in data.rglob("*") if p.is_file())
     return GenerateSummary(
         out_dir=out_dir, incident_path=incident_path, data_dir=data, truth_path=truth_path,
         truth_accounts_path=accounts_path,
-        files=(incident_path, *files, truth_path, accounts_path),
+        files=(out_dir / MARKER, incident_path, *files, truth_path, accounts_path, whole_path),
         row_counts=dict(sorted(row_counts.items())),
         truth_affected_accounts=int(affected.sum()),
         truth_post_fix_caused=stats["post_fix_caused"],
         snapshots=len(world.snapshots),
+        truth_affected_accounts_whole_window=int(affected_made.sum()),
+        truth_exposed_accounts=int(exposed.sum()),
     )
 
 

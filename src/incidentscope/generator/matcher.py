@@ -34,8 +34,40 @@ class Made:
         return len(self.t)
 
 
+@dataclass
+class Entries:
+    """The list entries the matcher processed, in the order drawn: one contact value of a
+    listed account uploaded into one audience at one instant."""
+
+    t: I64
+    audience: I64
+    slot: I64  # the listed account's contact row whose value was uploaded
+    held: Bools  # some account held that value at that instant
+
+    def __len__(self) -> int:
+        return len(self.t)
+
+
+def draw_times(rng: np.random.Generator, *, lo: int, hi: int, n: int,
+               midnight_share: float) -> I64:
+    """Uniform seconds in [lo, hi), a share exactly at 00:00:00."""
+    t = lo + (rng.random(n) * (hi - lo)).astype(np.int64)
+    midnight = rng.random(n) < midnight_share
+    out: I64 = np.where(midnight, t - t % DAY, t).astype(np.int64)
+    return out
+
+
+def pick_audiences(world: World, t: I64, uniform: npt.NDArray[np.float64]) -> I64:
+    """An audience that exists at each t, by popularity (`uniform` in [0, 1) per entry)."""
+    active = np.maximum(np.searchsorted(world.aud_created_sorted, t, side="right"), 1)
+    aud_pick = np.searchsorted(world.aud_cumw, uniform * world.aud_cumw[active - 1],
+                               side="right")
+    out: I64 = world.aud_order[np.minimum(aud_pick, active - 1)]
+    return out
+
+
 def simulate(world: World, rules: Rules, rng: np.random.Generator, *, lo: int, hi: int,
-             n_events: int) -> Made:
+             n_events: int) -> tuple[Made, Entries]:
     """List entries of listed accounts uploaded in [lo, hi), and the matches they produced.
 
     Each event is one identifier in one audience's list: a contact value of a listed
@@ -43,17 +75,12 @@ def simulate(world: World, rules: Rules, rng: np.random.Generator, *, lo: int, h
     that value at that instant is matched if the rule of the moment allows it.
     """
     c = world.contacts
-    t = lo + (rng.random(n_events) * (hi - lo)).astype(np.int64)
-    midnight = rng.random(n_events) < rules.midnight_share
-    t = np.where(midnight, t - t % DAY, t).astype(np.int64)
+    t = draw_times(rng, lo=lo, hi=hi, n=n_events, midnight_share=rules.midnight_share)
     pick = np.searchsorted(world.listed_cumw, rng.random(n_events) * world.listed_cumw[-1],
                            side="right")
     acct = world.listed[np.minimum(pick, len(world.listed) - 1)]
     slot = world.acct_ptr[acct] + (rng.random(n_events) * world.acct_cnt[acct]).astype(np.int64)
-    active = np.maximum(np.searchsorted(world.aud_created_sorted, t, side="right"), 1)
-    aud_pick = np.searchsorted(world.aud_cumw, rng.random(n_events) * world.aud_cumw[active - 1],
-                               side="right")
-    audience = world.aud_order[np.minimum(aud_pick, active - 1)]
+    audience = pick_audiences(world, t, rng.random(n_events))
     value = c.value[slot]
     first = world.owner0[value].astype(np.int64)
     second = world.owner1[value].astype(np.int64)
@@ -67,9 +94,13 @@ def simulate(world: World, rules: Rules, rng: np.random.Generator, *, lo: int, h
     buggy = (te >= rules.window_start) & (te < rules.fix_at)
     buggy |= (te >= rules.fix_at) & (te < rules.leak_until) & world.audience_in_flight[ae]
     made = exists & (buggy | ~restricted)
+    held = np.zeros(n_events, np.bool_)
+    held[ev[exists]] = True
+    entries = Entries(t=t, audience=audience, slot=slot, held=held)
     te, k, ae, restricted = te[made], k[made], ae[made], restricted[made]
     order = np.lexsort((ae, k, te))
-    return Made(t=te[order], contact=k[order], audience=ae[order], caused=restricted[order])
+    return (Made(t=te[order], contact=k[order], audience=ae[order], caused=restricted[order]),
+            entries)
 
 
 def bracket_violation(world: World, made: Made, id_logged: Bools) -> Bools:

@@ -32,6 +32,8 @@ class ScenarioParams:
     deliveries: bool = True
     # --- time ranges
     log_start: date | None = None  # first day of the match log (default: window_start)
+    # The matcher runs from min(log_start, window_start): a log_start after window_start is a
+    # log that starts late (its first days of the window are not logged; the uploads are).
     snapshots_from: date | None = None  # first snapshot (default: window_start)
     snapshots_until: date | None = None  # last possible snapshot (default: end)
     # --- population
@@ -56,15 +58,23 @@ class ScenarioParams:
     partner_share: float = 0.3  # share of audiences supplied by data partners
     matches_total: int | None = None  # target number of logged match rows (overrides per account)
     deliveries_per_match: float = 0.5
+    uploads: bool = True  # write the advertisers' and partners' list entries (uploads.*)
+    nonuser_share: float = 0.1  # share of upload entries of values that no account ever holds
     post_fix_leak: bool = False  # in-flight batches keep the buggy rule after fix_at
     leak_days: float = 2.0
     # --- damage (only with damage=True)
     lost_log_days: int = 3
     duplicate_share: float = 0.003
+    log_loss_share: float = 0.0  # share of match log rows lost at random (any day; any damage)
     malformed_per_kind: int = 2
 
     def effective_log_start(self) -> date:
         return self.log_start or self.window_start
+
+    def period_start(self) -> date:
+        """First day the matcher runs (and the uploads cover): the earlier of the log's first
+        day and window_start."""
+        return min(self.effective_log_start(), self.window_start)
 
     def effective_snapshots_from(self) -> date:
         return self.snapshots_from or self.window_start
@@ -82,8 +92,14 @@ class ScenarioParams:
             raise ValueError("file_format must be 'csv' or 'parquet'")
         if self.snapshot_every_days < 1:
             raise ValueError("snapshot_every_days must be at least 1")
-        if not self.effective_log_start() <= self.window_start < self.fix_at <= self.end:
-            raise ValueError("need log_start <= window_start < fix_at <= end")
+        if not self.window_start < self.fix_at <= self.end:
+            raise ValueError("need window_start < fix_at <= end")
+        if self.effective_log_start() > self.end:
+            raise ValueError("log_start is after end (the last day of the scenario)")
+        if not 0.0 <= self.log_loss_share < 1.0:
+            raise ValueError("log_loss_share must be within [0, 1)")
+        if not 0.0 <= self.nonuser_share < 1.0:
+            raise ValueError("nonuser_share must be within [0, 1)")
         if self.effective_snapshots_from() > self.effective_snapshots_until():
             raise ValueError("snapshots_from is after snapshots_until")
         if not 0.0 <= self.identifier_share <= 1.0:
@@ -119,3 +135,5 @@ class GenerateSummary:
     truth_affected_accounts: int = 0
     truth_post_fix_caused: int = 0
     snapshots: int = 0
+    truth_affected_accounts_whole_window: int = 0
+    truth_exposed_accounts: int = 0

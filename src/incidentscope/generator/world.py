@@ -116,6 +116,8 @@ class World:
     ca_cnt: I64
     snapshots: list[date]
     snap_secs: I64
+    email_values: int  # value ids 0..email_values-1 are emails, the rest phones
+    phone_tails: tuple[tuple[int, I64], ...]  # per country: (tail digits, sorted tails in use)
 
 
 def _ids(prefix: str, n: int) -> pl.Series:
@@ -165,7 +167,7 @@ def _push_apart(rng: np.random.Generator, snaps: I64, prev: I64, event: I64, end
 def build_world(params: ScenarioParams) -> World:
     rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([params.seed, 0])))
     n = params.accounts
-    t0 = seconds(params.effective_log_start())
+    t0 = seconds(params.period_start())
     t_end = seconds(params.end) + DAY
     snaps_d = snapshot_dates(params)
     snaps = np.array([seconds(d) for d in snaps_d], dtype=np.int64)
@@ -310,6 +312,7 @@ def build_world(params: ScenarioParams) -> World:
     style = np.where(home, rng.choice(3, size=len(phone_rows), p=[0.55, 0.3, 0.15]),
                      rng.choice([1, 2], size=len(phone_rows), p=[0.7, 0.3])).astype(np.int8)
     tails_all = np.zeros(len(phone_rows), np.int64)
+    phone_tails: list[tuple[int, I64]] = [(6, np.zeros(0, np.int64)) for _ in countries]
     for c, code in enumerate(countries):
         own_c = np.flatnonzero(num_country == c)
         if len(own_c) == 0:
@@ -317,6 +320,7 @@ def build_world(params: ScenarioParams) -> World:
         digits = 6 if len(own_c) <= 400_000 else 7
         tails = rng.choice(10**digits, size=len(own_c), replace=False).astype(np.int64)
         tails_all[own_c] = tails
+        phone_tails[c] = (digits, np.sort(tails))
         value[own_phone_rows[own_c]] = next_value + np.arange(len(own_c))
         template = phone_template(code, digits)
         _, e164 = phone_values(template, tails, np.zeros(len(own_c), np.int8))
@@ -416,4 +420,5 @@ def build_world(params: ScenarioParams) -> World:
         ca_campaign=pair_arr[:, 0].astype(np.int32), ca_audience=pair_arr[:, 1].astype(np.int32),
         ca_ptr=(np.cumsum(ca_cnt) - ca_cnt).astype(np.int64), ca_cnt=ca_cnt,
         snapshots=snaps_d, snap_secs=snaps,
+        email_values=len(email_rows), phone_tails=tuple(phone_tails),
     )
