@@ -515,10 +515,12 @@ R2. Rejected upload rows. A row is rejected (it counts in
     coverage.rejected_rows and nowhere else: neither an entry nor a duplicate)
     when uploaded_at, audience_id or channel is missing, the channel is not
     `email` or `phone`, it has neither `contact` nor `identifier_sha256`, its
-    `contact` does not normalize (R3), or its `identifier_sha256` is not 64 hex
-    characters. When both are filled, the raw `contact` is used, even when it is
-    rejected (as for contacts in docs/input-contract.md). `identifier_sha256` of
-    any case is accepted and lower-cased.
+    `contact` does not normalize (R3), its `identifier_sha256` is not 64 hex
+    characters, or its `country` is given but is not two ASCII letters (the
+    shape check of `accounts.country`; whatever the row's channel). When both
+    `contact` and `identifier_sha256` are filled, the raw `contact` is used,
+    even when it is rejected (as for contacts in docs/input-contract.md).
+    `identifier_sha256` of any case is accepted and lower-cased.
 R3. Raw values are normalized by the incident's profile (default `twitter`).
     Email: twitter and meta strip surrounding whitespace and lower-case; google
     removes all whitespace, lower-cases and, for gmail.com and googlemail.com,
@@ -529,8 +531,9 @@ R3. Raw values are normalized by the incident's profile (default `twitter`).
     (after stripping) and has no country is rejected; otherwise
     phonenumbers.parse(value, region) must succeed and is_possible_number hold;
     the value is E.164 (`meta`: without the `+`). Uploads have no account: the
-    accounts table's country is never used for them. The hash is SHA-256 (hex)
-    of the UTF-8 bytes of the normalized value.
+    accounts table's country is never used for them, and `country` means
+    nothing for an email. The hash is SHA-256 (hex) of the UTF-8 bytes of the
+    normalized value.
 R4. Exact duplicates: valid rows with equal (uploaded_at as a UTC instant,
     audience_id, channel, hash); the form (raw or hashed) and `country` are not
     compared. duplicates = (valid rows with t in W) - (distinct entries with t
@@ -653,11 +656,18 @@ def parse_uploads(rows: list[Row], profile: str) -> tuple[list[Entry], int]:
         channel = _optional(row, "channel")
         raw = _optional(row, "contact")
         digest = _optional(row, "identifier_sha256")
+        country = _optional(row, "country")
+        well_formed = (
+            uploaded_at is not None
+            and audience_id is not None
+            and channel in ("email", "phone")
+            and (country is None or re.fullmatch(r"[A-Za-z]{2}", country) is not None)
+        )
         identifier: str | None = None
-        if uploaded_at is None or audience_id is None or channel not in ("email", "phone"):
+        if not well_formed:
             identifier = None
         elif raw is not None:
-            normalized = normalize_raw(channel, raw, _optional(row, "country"), profile)
+            normalized = normalize_raw(channel, raw, country, profile)
             if normalized is not None:
                 identifier = hashlib.sha256(normalized.encode("utf-8")).hexdigest()
         elif digest is not None and HEX64.fullmatch(digest.lower()):

@@ -494,7 +494,9 @@ CASES.append(
 #      used, a distinct entry without candidate: entries 7, duplicates 0)
 #  r10 identifier_sha256 "abc" -> rejected
 #  r11 aud-t2 email, A's hash in upper case -> lower-cased (R2) -> (t2, A) again
-# rejected_rows 4 (r4, r5, r6, r10). Valid rows 7, distinct 6 -> duplicates 1,
+#  r12 phone raw "+1 415-555-0123" with country "Germany": not two letters ->
+#      rejected (R2), although a `+` number needs no country
+# rejected_rows 5 (r4, r5, r6, r10, r12). Valid rows 7, distinct 6 -> duplicates 1,
 # entries 6. Certain pairs {(t1, A), (t2, A), (p1, A)}: accounts 1/1, audiences 3/3,
 # campaigns {cmp-1..cmp-4} 4/4.
 CASES.append(
@@ -512,7 +514,7 @@ CASES.append(
                 "audiences": {"lower": 3, "upper": 3},
                 "campaigns": {"lower": 4, "upper": 4},
             },
-            "coverage": {"rejected_rows": 4},
+            "coverage": {"rejected_rows": 5},
         },
         uploads=[
             upload(at(S2), "aud-t1", raw=" Alice@Example.COM "),
@@ -526,6 +528,7 @@ CASES.append(
             upload(at(S2), "aud-t1", digest=H_CAROL, raw=" Alice@Example.COM "),
             upload(at(S2), "aud-t1", digest="abc"),
             upload(at(S2), "aud-t2", digest=H_ALICE.upper()),
+            upload(at(S2), "aud-p1", "phone", raw="+1 415-555-0123", country="Germany"),
         ],
     )
 )
