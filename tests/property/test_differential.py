@@ -7,7 +7,9 @@ hash shared by two accounts, matches with and without channel and identifier,
 exact duplicates, matches exactly at snapshot times, outside the snapshot range
 and across fix_at, audiences in and out of scope or unknown, optional accounts
 and deliveries. Each case is written as CSV files and run through
-`incidentscope.api.run`; every figure of the oracle must match.
+`incidentscope.api.run`; every v1 figure of the oracle (`oracle.V1_FIGURES`, with
+v1's by_channel rule) must match. The v2 figures of whole-window.md are compared
+by test_differential_v2.py, whose cases extend these (`case_parts`).
 """
 
 from __future__ import annotations
