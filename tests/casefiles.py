@@ -2,7 +2,9 @@
 
 A case is the pair the oracle takes: ``tables`` (table name -> list of typed row
 dicts) and ``incident`` (``window_start``, ``fix_at``, ``restricted_purposes``,
-``audience_types``). Every value in a case is synthetic.
+``audience_types``; optional ``normalization`` (default ``twitter``) and
+``min_audience_size``). The optional ``uploads`` table (whole-window.md) is written
+as ``uploads.csv``. Every value in a case is synthetic.
 """
 
 from __future__ import annotations
@@ -25,14 +27,24 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "campaign_audiences": ("campaign_id", "audience_id"),
     "accounts": ("account_id", "country"),
     "deliveries": ("served_at", "campaign_id", "account_id", "impressions"),
+    "uploads": (
+        "uploaded_at",
+        "audience_id",
+        "channel",
+        "identifier_sha256",
+        "contact",
+        "country",
+    ),
 }
-OPTIONAL_TABLES = ("accounts", "deliveries")
+OPTIONAL_TABLES = ("accounts", "deliveries", "uploads")
 # Optional columns: may be left out of a file when no row has a value.
 OPTIONAL_COLUMNS: dict[str, tuple[str, ...]] = {
     "matches": ("channel", "identifier_sha256"),
     "audiences": ("partner_id",),
     "campaigns": ("name",),
     "deliveries": ("impressions",),
+    # One of identifier_sha256 and contact is needed; with rows, at least one has values.
+    "uploads": ("identifier_sha256", "contact", "country"),
 }
 INCIDENT_ID = "synthetic-case"
 
@@ -78,8 +90,10 @@ def incident_toml(incident: dict[str, Any]) -> str:
     lines += [
         f"restricted_purposes = {json.dumps(list(incident['restricted_purposes']))}",
         f"audience_types = {json.dumps(list(incident['audience_types']))}",
-        'normalization = "twitter"',
+        f"normalization = {json.dumps(incident.get('normalization') or 'twitter')}",
     ]
+    if incident.get("min_audience_size") is not None:
+        lines.append(f"min_audience_size = {int(incident['min_audience_size'])}")
     return "\n".join(lines) + "\n"
 
 
@@ -145,4 +159,15 @@ def comparable(report: dict[str, Any]) -> dict[str, Any]:
     accounts = dict(trimmed["affected_accounts"])
     accounts.pop("estimate", None)
     trimmed["affected_accounts"] = accounts
+    return trimmed
+
+
+def comparable_v2(report: dict[str, Any]) -> dict[str, Any]:
+    """`comparable`, and without the whole-window estimate (a model, like v1's)."""
+    trimmed = comparable(report)
+    whole = trimmed.get("affected_accounts_whole_window")
+    if isinstance(whole, dict):
+        whole = dict(whole)
+        whole.pop("estimate", None)
+        trimmed["affected_accounts_whole_window"] = whole
     return trimmed
