@@ -113,7 +113,11 @@ def render(catalog: Catalog, figures: dict[str, dict[str, Any]], long: bool, cod
         "| # | case | expected | tried | crashes | rows lost | canary hits | result |",
         "|---|---|---|---:|---:|---:|---:|---|",
     ]
-    for case, (what, expected) in catalog.cases.items():
+    # A case the tests report but the case file does not describe is shown, not dropped.
+    undescribed = sorted(set(figures) - set(catalog.cases), key=lambda c: (len(c), c))
+    unknown = ("(not described in tools/reliability_cases.toml)", "")
+    rows = {**catalog.cases, **dict.fromkeys(undescribed, unknown)}
+    for case, (what, expected) in rows.items():
         fig = figures.get(case, {})
         lines.append(
             f"| {case} | {what} | {expected} | {fig.get('tried', 0):,} | "
@@ -131,7 +135,7 @@ def render(catalog: Catalog, figures: dict[str, dict[str, Any]], long: bool, cod
         lines += ["", "## Known defects (open)", ""]
         lines.extend(f"- {defect}" for defect in catalog.known)
     lines += ["", "## Notes per case", ""]
-    for case in catalog.cases:
+    for case in rows:
         notes = figures.get(case, {}).get("notes", [])
         if notes:
             lines.append(f"**Case {case}**")
