@@ -60,7 +60,6 @@ INDEPENDENT: dict[str, tuple[str, ...]] = {
 # the optional engines stay out of the core.
 CONFINED: dict[str, tuple[str, ...]] = {
     "typer": ("incidentscope.cli",),
-    "click": ("incidentscope.cli",),
     "rich": ("incidentscope.cli", "incidentscope.report.terminal"),
     "matplotlib": ("incidentscope.report.charts", "incidentscope.report.regulator"),
     "fpdf": ("incidentscope.report.regulator",),
@@ -83,7 +82,7 @@ EXCEPTIONS: dict[tuple[str, str], str] = {
 }
 
 # What `import incidentscope.api` must not load.
-NOT_IN_CORE = ("matplotlib", "pyspark", "typer", "click", "rich", "fpdf", "sqlglot")
+NOT_IN_CORE = ("matplotlib", "pyspark", "typer", "rich", "fpdf", "sqlglot")
 
 
 # --- the graph ---------------------------------------------------------------------------
