@@ -16,7 +16,7 @@ class ExitCode(IntEnum):
     """Exit codes of the command-line tool (sysexits.h where one fits)."""
 
     OK = 0
-    DIFFERENCE = 1  # verify found a difference; the post-fix control failed with --fail-on-leak
+    DIFFERENCE = 1  # verify found a difference (an input, an output file or a figure)
     USAGE = 64  # bad command line or incident file
     BAD_DATA = 65  # input data rejected (for example under --strict)
     NO_INPUT = 66  # an input file or the workspace does not exist

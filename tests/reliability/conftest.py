@@ -1,6 +1,6 @@
 """Figures for docs/reliability.md: each case counts what it tried and what went wrong.
 
-`python -m incidentscope.selfcheck` runs this suite with INCIDENTSCOPE_FIGURES naming a
+`python tools/selfcheck.py` runs this suite with INCIDENTSCOPE_FIGURES naming a
 JSON file; every case adds its counts there. Under plain pytest the counts are only asserted.
 """
 

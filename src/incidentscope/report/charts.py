@@ -10,16 +10,12 @@ from __future__ import annotations
 
 import io
 from datetime import date, datetime
-from typing import Any
-
-import matplotlib
-
-matplotlib.use("Agg")  # before any other matplotlib import: no display, no GUI toolkit
-
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
+from typing import TYPE_CHECKING, Any
 
 from incidentscope.results import ReplayResult
+
+if TYPE_CHECKING:  # matplotlib is imported when a chart is drawn, not with this module
+    from matplotlib.figure import Figure
 
 CHARTS = ("matches_per_week", "accounts_by_country", "estimate_range")
 TITLES = {
@@ -51,6 +47,9 @@ def _days(day: date) -> float:
 
 
 def _figure(width: float, height: float) -> Figure:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     figure = Figure(figsize=(width, height), dpi=100, layout="constrained")
     FigureCanvasAgg(figure)
     return figure
@@ -134,6 +133,9 @@ _BUILDERS = {"matches_per_week": _matches_per_week,
 
 def render(result: ReplayResult, name: str, fmt: str) -> bytes:
     """One chart as `png` or `svg` bytes, identical for the same result."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # before any other matplotlib import: no display, no GUI toolkit
     rc: Any = _RC
     with matplotlib.rc_context(rc):
         figure = _BUILDERS[name](result)
