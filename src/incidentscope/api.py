@@ -21,7 +21,7 @@ from pathlib import Path
 
 import duckdb
 
-from incidentscope import ingest, investigate, manifest, workspace
+from incidentscope import diff, ingest, investigate, manifest, workspace
 from incidentscope import replay as replay_engine
 from incidentscope.config import Incident, load_incident
 from incidentscope.errors import OUT_OF_MEMORY_HINT, OutOfMemoryError, StorageError
@@ -237,6 +237,23 @@ def status(incident_path: Path | str, *, db_path: Path | str | None = None) -> d
 
     with open_workspace(incident_path, db_path, read_only=True) as (incident, con, _db):
         return workspace_status(con, incident)
+
+
+def follow_up(incident_path: Path | str, previous_manifest: Path | str, result: ReplayResult,
+              *, db_path: Path | str | None = None) -> diff.FollowUp:
+    """What changed since the run of `previous_manifest` (its notification) to `result`:
+    figures, the workspace's loaded input files, the incident file, the tool (read-only)."""
+    with open_workspace(incident_path, db_path, read_only=True) as (incident, con, _db):
+        inputs = [{"table": table, "path": path, "sha256": sha} for table, path, sha in
+                  con.execute("SELECT table_name, path, file_sha256 FROM files "
+                              "ORDER BY 1, 2, 3").fetchall()]
+    return diff.follow_up(Path(previous_manifest), result.report, inputs,
+                          manifest.incident_content(incident), manifest.tool_versions())
+
+
+def diff_runs(manifest_a: Path | str, manifest_b: Path | str) -> diff.RunDiff:
+    """Two runs side by side: every report.json figure, inputs, incident file, tool."""
+    return diff.diff_runs(Path(manifest_a), Path(manifest_b))
 
 
 # The investigation tools (docs/investigation.md): read-only views of a loaded workspace.

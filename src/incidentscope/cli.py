@@ -458,37 +458,77 @@ def report(
         "--format", help="table, json, md, html, regulator-md, regulator-html or regulator-pdf.",
     )] = "table",
     out: Annotated[Path | None, typer.Option(
-        "--out", help="Write to this file (charts of md go beside it); needed for regulator-pdf.",
+        "--out", help="Write to this file (charts of md go beside it); needed for regulator-pdf; "
+        "a folder for regulator.",
     )] = None,
+    follow_up_of: Annotated[Path | None, typer.Option(
+        "--follow-up-of", help="PREVIOUS/manifest.json: the regulator formats become a "
+        "follow-up of that run's notification.", show_default=False)] = None,
     quiet: QuietOpt = False,
 ) -> None:
     """Replay the workspace and render one report format (stdout, or --out FILE).
 
-    Example: incidentscope report incident.toml --format regulator-pdf --out regulator.pdf
+    --format regulator writes regulator.md, .html, .pdf and .json into the folder --out.
+
+    Example: incidentscope report incident.toml --format regulator --out followup/
+    --follow-up-of initial/manifest.json
     """
     from incidentscope import api
     from incidentscope.config import load_incident
     from incidentscope.errors import UsageError
-    from incidentscope.report.outputs import BINARY_FORMATS, FORMATS, render_format
+    from incidentscope.report.outputs import (
+        BINARY_FORMATS,
+        FOLDER_FORMATS,
+        FORMATS,
+        REGULATOR_FORMATS,
+        render_format,
+    )
 
     if report_format not in FORMATS:
         raise UsageError(f"--format: one of {', '.join(FORMATS)}")
-    if report_format in BINARY_FORMATS and out is None:
-        raise UsageError(f"--format {report_format}: binary output, give --out FILE")
+    if report_format in (*BINARY_FORMATS, *FOLDER_FORMATS) and out is None:
+        raise UsageError(f"--format {report_format}: binary or several files, give --out")
+    regulator = (*REGULATOR_FORMATS, *FOLDER_FORMATS)
+    if follow_up_of is not None and report_format not in regulator:
+        raise UsageError(f"--follow-up-of: with --format {', '.join(regulator)}")
     result = api.replay(incident, db_path=db, progress=_progress(quiet))
     if report_format == "table":
         from incidentscope.report import terminal
 
         terminal.print_summary(result, _stdout())
         return
+    follow_up = (None if follow_up_of is None else
+                 api.follow_up(incident, follow_up_of, result, db_path=db))
+    folder = report_format in FOLDER_FORMATS
     files = render_format(result, load_incident(incident), report_format,
-                          out.name if out is not None else None)
+                          out.name if out is not None and not folder else None, follow_up)
     if out is None:
         sys.stdout.write(next(iter(files.values())).decode("utf-8"))
         return
-    for path in api.write_outputs(out.parent, files):
+    for path in api.write_outputs(out if folder else out.parent, files):
         if not quiet:
             sys.stderr.write(f"wrote {path}\n")
+
+
+@app.command("diff")
+def diff_runs(
+    manifest_a: Annotated[Path, typer.Argument(help="RUN_A/manifest.json (the earlier run).")],
+    manifest_b: Annotated[Path, typer.Argument(help="RUN_B/manifest.json (the later run).")],
+    output: FormatOpt = Format.table,
+) -> None:
+    """Compare two runs: every report.json figure side by side, the input files added,
+    removed or changed (by hash), the incident file and the tool version.
+
+    Example: incidentscope diff initial/manifest.json rerun/manifest.json --format md
+    """
+    from incidentscope import api
+    from incidentscope.report import diff_text
+
+    result = api.diff_runs(manifest_a, manifest_b)
+    if output is Format.json:
+        _emit_json(diff_text.to_json(result))
+    else:
+        sys.stdout.write((diff_text.to_md if output is Format.md else diff_text.to_text)(result))
 
 
 def _exit_interrupted() -> None:
