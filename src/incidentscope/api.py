@@ -14,7 +14,7 @@ import shutil
 import signal
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -267,11 +267,17 @@ def explain(incident_path: Path | str, account_id: int, *,
 
 
 def lookup(incident_path: Path | str, channel: str, value: str, *, country: str | None = None,
-           db_path: Path | str | None = None) -> investigate.LookupResult:
-    """Who held a contact, and the evidence; `value` is hashed at once, never kept (read-only)."""
+           db_path: Path | str | None = None, accounts: Sequence[int] = (),
+           all_accounts: bool = False) -> investigate.LookupResult:
+    """Who held a contact, and the evidence; `value` is hashed at once, never kept (read-only).
+
+    `accounts`: the requester's account(s); other accounts that held the contact are shown
+    only with `all_accounts` (GDPR Art. 15(4)), or when one account alone held it.
+    """
     with open_workspace(incident_path, db_path, read_only=True) as (incident, con, db):
         key = workspace.load_or_create_key(workspace.key_path_for(db), create=False, con=con)
-        return investigate.lookup(con, incident, key, channel, value, country)
+        return investigate.lookup(con, incident, key, channel, value, country,
+                                  accounts=accounts, all_accounts=all_accounts)
 
 
 def what_if(incident_path: Path | str, variants: list[dict[str, object]], *,

@@ -385,10 +385,19 @@ def lookup(
     country: Annotated[str | None, typer.Option(
         "--country", help="Country (ISO code) for a phone number not in +international form.")]
     = None,
+    account: Annotated[list[int] | None, typer.Option(
+        "--account", help="The requester's account id; repeatable. Other accounts that held "
+        "the contact are not shown (GDPR Art. 15(4)).", show_default=False)] = None,
+    all_accounts: Annotated[bool, typer.Option(
+        "--all-accounts", help="Show every account that held the contact (the controller's "
+        "own investigation, not an answer to a data subject).")] = False,
     db: DbOpt = None,
     output: FormatOpt = Format.table,
 ) -> None:
     """Find the accounts that held a contact, when, and explain them. The value is never shown.
+
+    When several accounts held it, only those given with --account are shown, or all of
+    them with --all-accounts.
 
     Example: printf '%s\\n' "$ADDRESS" | incidentscope lookup incident.toml --email -
     """
@@ -400,7 +409,8 @@ def lookup(
         raise UsageError("lookup: give exactly one of --email or --phone")
     channel = "email" if email is not None else "phone"
     result = api.lookup(incident, channel, _secret_value(email or phone or ""),
-                        country=country, db_path=db)
+                        country=country, db_path=db, accounts=account or (),
+                        all_accounts=all_accounts)
     if output is Format.json:
         _emit_json(view.to_json(result))
     else:

@@ -13,8 +13,10 @@ from typing import Any
 from incidentscope.investigate import (
     CONTACT_YOU_GAVE,
     HEADLINE_LABELS,
+    NO_EVIDENCE,
     AccountExplanation,
     CandidateState,
+    Coverage,
     KeyHistory,
     LookupResult,
     MatchEvidence,
@@ -101,6 +103,26 @@ def _where(match: MatchEvidence) -> str:
     return "at a snapshot time" if match.exact else "between two snapshots"
 
 
+def _minute(moment: datetime | None) -> str:
+    return "unknown" if moment is None else moment.strftime("%Y-%m-%d %H:%M")
+
+
+def coverage_lines(coverage: Coverage | None) -> list[str]:
+    """What "no evidence" rests on: the window, the log in it, its gaps, the snapshots."""
+    if coverage is None:
+        return []
+    logged = (f"  logged matches in it from {_minute(coverage.first_logged_match)} to "
+              f"{_minute(coverage.last_logged_match)} UTC;"
+              if coverage.first_logged_match else "  no logged match in it;")
+    return [f"Coverage: the window {_minute(coverage.window_start)} to the fix at "
+            f"{_minute(coverage.fix_at)} UTC;", logged,
+            f"  {coverage.missing_log_days:,} days of the window without match log; "
+            f"{coverage.rejected_rows:,} input rows",
+            f"  rejected at load; snapshots {coverage.first_snapshot or '-'} to "
+            f"{coverage.last_snapshot or '-'}.",
+            "  A match the log does not hold is not ruled out."]
+
+
 def _headline(explanation: AccountExplanation) -> list[str]:
     counts = explanation.classes_in_window
     country = f" ({explanation.country})" if explanation.country else ""
@@ -108,6 +130,8 @@ def _headline(explanation: AccountExplanation) -> list[str]:
                                                      "permitted"))
     lines = [f"Account {explanation.account_id}{country}: {explanation.outcome.upper()}",
              f"In-window matches: {classes}"]
+    if explanation.outcome == NO_EVIDENCE:
+        lines += coverage_lines(explanation.coverage)
     if explanation.post_fix_caused:
         lines.append(f"After the fix: {explanation.post_fix_caused} caused (the fix did not hold)")
     return lines
@@ -194,14 +218,33 @@ def explain_md(explanation: AccountExplanation, *, mark: str | None = None,
 # --------------------------------------------------------------------------- lookup
 
 
+_WITHHELD = {
+    "none": ["Not shown: the data of other people must not be disclosed to a requester",
+             "(GDPR Art. 15(4)). Give the requester's account with --account ID, or",
+             "--all-accounts for the controller's own investigation."],
+    "requested": ["Shown: the account(s) given with --account. The others are not shown",
+                  "(GDPR Art. 15(4)); --all-accounts lists them."],
+}
+
+
 def _lookup_head(result: LookupResult) -> list[str]:
     if not result.found:
         return [f"{CONTACT_YOU_GAVE.capitalize()} ({result.channel}) is not in this workspace:",
-                "no snapshot holds it and no logged match names it."]
+                "no snapshot holds it and no logged match names it: "
+                f"{NO_EVIDENCE}.", *coverage_lines(result.coverage)]
     lines = [f"{CONTACT_YOU_GAVE.capitalize()} ({result.channel}) is key "
-             f"{_fp(result.fingerprint)}.",
-             f"Held by {len(result.holdings)} account(s) in the snapshots; named in "
-             f"{result.logged_matches} logged in-scope match(es)."]
+             f"{_fp(result.fingerprint)}."]
+    total = len(result.explanations) + result.other_accounts
+    if result.shown in _WITHHELD:
+        lines.append(f"{total} account(s) held it in the snapshots or were matched with it.")
+        lines += _WITHHELD[result.shown]
+    for account in result.not_holding:
+        lines.append(f"  account {account}: never held it, and no logged match names it "
+                     "with that account")
+    if not result.explanations:
+        return lines
+    lines.append(f"Held by {len(result.holdings)} shown account(s) in the snapshots; named in "
+                 f"{result.logged_matches} logged in-scope match(es).")
     for history in result.holdings:
         runs = history.runs
         lines.append(f"  account {history.account_id}: from {runs[0].first_snapshot} to "
