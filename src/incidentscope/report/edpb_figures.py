@@ -113,7 +113,8 @@ def post_fix_text(report: dict[str, Any]) -> str:
 
 
 def summary(result: ReplayResult) -> tuple[str, ...]:
-    return headline(result.report), "Control after the fix: " + post_fix_text(result.report)
+    control = post_fix_text(result.report)
+    return headline(result.report), f"Control after the fix: {control[0].lower()}{control[1:]}"
 
 
 # --------------------------------------------------------------------------- section 3
