@@ -286,7 +286,8 @@ def _subject_fields(result: ReplayResult) -> list[Field]:
         COMPUTED if deliveries is not None else NOT_PROVIDED, A3,
         method="a delivery counts when every earlier match of the account into the "
                "campaign's audiences is caused (lower) or not permitted (upper)",
-        display=(f"in the window to between {n(deliveries['accounts']['lower'])} and "
+        display=(f"through logged matches, in the window to between "
+                 f"{n(deliveries['accounts']['lower'])} and "
                  f"{n(deliveries['accounts']['upper'])} accounts "
                  f"({n(deliveries['impressions']['lower'])} to "
                  f"{n(deliveries['impressions']['upper'])} impressions); after the fix to "
@@ -366,7 +367,7 @@ def jurisdiction_field(result: ReplayResult, on: date) -> Field:
                "probabilities, rounded",
         display=f"{len([r for r in rows if r.region is None])} countries; see the table",
         table=Rows(("jurisdiction", f"status on {on.isoformat()}", "supervisory authority",
-                    "lower", "estimate", "upper"), tuple(table),
+                    "lower", "estimate", "upper (logged matches)"), tuple(table),
                    (False, False, False, True, True, True)))
 
 
@@ -452,21 +453,23 @@ def risk_field(result: ReplayResult, incident: Incident) -> Field:
     rows = tuple((names[c.name], (c.value or NOT_PROVIDED).replace("_", " "),
                   "-" if c.score is None else f"{c.score:g}", c.source, c.reason or "")
                  for c in assessment.components)
-    affected = report["affected_accounts"]
+    people = _whole_window(report) or report["affected_accounts"]
     value = {"score": assessment.score, "level": assessment.level,
              "missing": list(assessment.missing), "art34": assessment.art34,
              "art34_text": assessment.art34_text,
              "components": [{"criterion": c.name, "value": c.value, "score": c.score,
                              "source": c.source, "reason": c.reason}
                             for c in assessment.components],
-             "accounts": {"lower": affected["lower"], "upper": affected["upper"]}}
+             "accounts": {"lower": people["lower"], "upper": people["upper"],
+                          "scope": upper_scope(report)}}
     if assessment.score is None:
         display = ("not assessed: [notification.risk] does not give "
                    + ", ".join(assessment.missing))
     else:
         display = (f"severity {assessment.score:.2f}, {assessment.level} (SE = DPC x EI + CB); "
-                    f"{n(affected['lower'])} to {n(affected['upper'])} accounts, which "
-                    "ENISA's score leaves out, are weighed beside it")
+                   f"the number of people, which ENISA's score leaves out, is weighed beside "
+                   f"it: at least {n(people['lower'])} accounts, an upper bound of "
+                   f"{n(people['upper'])} ({upper_scope(report)})")
     return Field("risk_assessment", "Risk assessment (likelihood and severity)", value,
                  COMPUTED if assessment.score is not None else NOT_PROVIDED,
                  "Art. 33(3)(c), 34(1); EDPB template 4", method=risk_model.METHOD,
@@ -485,7 +488,8 @@ def measure_fields(result: ReplayResult, incident: Incident) -> tuple[Field, ...
                              "partners": report["affected_partners"]}
     text = (f"remove the memberships created by the incident from between "
             f"{n(audiences['lower'])} audiences (with a caused match) and "
-            f"{n(audiences['upper'])} (with a caused, uncertain or unexplained match), of "
+            f"{n(audiences['upper'])} (with a caused, uncertain or unexplained match; logged "
+            "matches only), of "
             f"{n(report['affected_advertisers']['upper'])} advertisers and "
             f"{n(report['affected_partners']['upper'])} data partners; letters per recipient "
             "with the audiences and counts: art34/letters.md")
