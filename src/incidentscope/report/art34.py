@@ -201,12 +201,15 @@ def notices(result: ReplayResult, incident: Incident) -> pl.DataFrame:
     """The mail-merge table (NOTICES_SCHEMA), one row per account, sorted by account id."""
     facts = _facts_by_account(result)
     context = _context(incident, result.report)
+    rendered: dict[tuple[str, PersonFacts], tuple[str, str]] = {}  # many notices are alike
     rows = []
     for account, certain, language, source in recipients(result).iter_rows():
         person = facts.get(account, PersonFacts(bool(certain), (), False))
         person = PersonFacts(bool(certain) or person.certain, person.memberships,
                              person.ads_served)
-        subject, text = render_text(language, person, context)
+        if (language, person) not in rendered:
+            rendered[language, person] = render_text(language, person, context)
+        subject, text = rendered[language, person]
         months = sorted(month for m in person.memberships
                         for month in (m.first_month, m.last_month))
         rows.append((str(account), language, source, "caused" if person.certain else "possible",
