@@ -256,6 +256,25 @@ def diff_runs(manifest_a: Path | str, manifest_b: Path | str) -> diff.RunDiff:
     return diff.diff_runs(Path(manifest_a), Path(manifest_b))
 
 
+def evidence(incident_path: Path | str, out_dir: Path | str, *, seed: int = 2019,
+             per_stratum: int = 20, db_path: Path | str | None = None,
+             threads: int | None = None) -> tuple[Path, ...]:
+    """Write the evidence pack (evidence.json, evidence.md) into `out_dir` (read-only on
+    the workspace); the same workspace, seed and incident file give the same bytes."""
+    import json
+
+    from incidentscope import evidence as evidence_pack
+    from incidentscope.report import evidence_text
+
+    with workspace.private_files(), open_workspace(
+            incident_path, db_path, read_only=True, threads=threads) as (incident, con, _db):
+        pack = evidence_pack.build(con, incident, seed=seed, per_stratum=per_stratum)
+    files = {"evidence.json": (json.dumps(evidence_pack.as_json(pack), indent=2,
+                                          ensure_ascii=False) + "\n").encode("utf-8"),
+             "evidence.md": evidence_text.render(pack).encode("utf-8")}
+    return write_outputs(Path(out_dir), files)
+
+
 # The investigation tools (docs/investigation.md): read-only views of a loaded workspace.
 
 

@@ -520,6 +520,33 @@ def report(
             sys.stderr.write(f"wrote {path}\n")
 
 
+@app.command()
+def evidence(
+    incident: IncidentArg,
+    out: Annotated[Path, typer.Option("--out", help="Folder for evidence.json and .md.")],
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the sample.")] = 2019,
+    per_stratum: Annotated[int, typer.Option(
+        "--per-class", help="Matches sampled per class (caused, uncertain, unexplained).")]
+    = 20,
+    db: DbOpt = None,
+    threads: ThreadsOpt = None,
+) -> None:
+    """Write the evidence pack for a regulator's follow-up questions: the method and this
+    replay's calibration figure, the input hashes, and a seeded stratified sample of
+    matches with their explain records. Person-level: account ids.
+
+    Example: incidentscope evidence incident.toml --out evidence/ --seed 7 --per-class 50
+    """
+    from incidentscope import api
+    from incidentscope.errors import UsageError
+
+    if per_stratum < 1:
+        raise UsageError("--per-class: a whole number >= 1")
+    for path in api.evidence(incident, out, seed=seed, per_stratum=per_stratum, db_path=db,
+                             threads=threads):
+        sys.stderr.write(f"wrote {path}\n")
+
+
 @app.command("diff")
 def diff_runs(
     manifest_a: Annotated[Path, typer.Argument(help="RUN_A/manifest.json (the earlier run).")],

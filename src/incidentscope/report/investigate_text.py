@@ -27,7 +27,7 @@ from incidentscope.investigate import (
 
 _PERIOD = {"in_window": "in window", "post_fix": "after the fix",
            "before_window": "before the window"}
-_WHY = {
+WHY = {
     "caused": "every candidate key may only have been restricted",
     "permitted": "every candidate key may only have been permitted",
     "uncertain": "the candidate keys' states allow both restricted and permitted",
@@ -38,15 +38,15 @@ _WHY = {
 # --------------------------------------------------------------------------- JSON
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat(timespec="microseconds" if value.microsecond else "seconds") + "Z"
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     return value
 
 
@@ -56,10 +56,10 @@ def to_json(result: AccountExplanation | LookupResult | WhatIfResult) -> dict[st
         def scenario(item: Scenario) -> dict[str, Any]:
             data = dataclasses.asdict(item)
             data.pop("report")
-            return dict(_plain(data))
+            return dict(plain(data))
         return {"baseline": scenario(result.baseline),
                 "variants": [scenario(v) for v in result.variants]}
-    data = dict(_plain(dataclasses.asdict(result)))
+    data = dict(plain(dataclasses.asdict(result)))
     if isinstance(result, LookupResult):
         data = {"contact": CONTACT_YOU_GAVE, **data}
     return data
@@ -83,14 +83,14 @@ def _state(state: SnapshotState) -> str:
     return f"{state.snapshot.isoformat()} {state.state}{purposes}"
 
 
-def _candidate_line(candidate: CandidateState, mark: str | None) -> str:
+def candidate_line(candidate: CandidateState, mark: str | None) -> str:
     after = "" if candidate.after is None else f" -> {_state(candidate.after)}"
     you = f"  <- {CONTACT_YOU_GAVE}" if mark and candidate.fingerprint == mark else ""
     return (f"{_fp(candidate.fingerprint)} {candidate.channel}: {_state(candidate.before)}"
             f"{after}{you}")
 
 
-def _logged(match: MatchEvidence) -> str:
+def logged_text(match: MatchEvidence) -> str:
     channel = match.channel or "no channel"
     identifier = (f"identifier {_fp(match.identifier_fingerprint)}" if match.identifier_logged
                   else "no identifier")
@@ -166,7 +166,7 @@ def explain_text(explanation: AccountExplanation, *, mark: str | None = None) ->
         lines.append(f"{number:>3}. {_time(match.matched_at)}  {_PERIOD[match.period]}  "
                      f"{match.match_class.upper()}")
         lines.append(f"     {match.audience_id} ({match.audience_type}) of "
-                     f"{match.advertiser_id}; {_logged(match)}{copies}")
+                     f"{match.advertiser_id}; {logged_text(match)}{copies}")
         lines.append(f"     {_where(match)}; candidates:")
         if not match.candidates:
             lines.append("       none")
@@ -178,7 +178,7 @@ def explain_text(explanation: AccountExplanation, *, mark: str | None = None) ->
             else:
                 lines.append(f"         before {_state(candidate.before)}")
                 lines.append(f"         after  {_state(candidate.after)}")
-        lines.append(f"     => {match.match_class}: {_WHY[match.match_class]}")
+        lines.append(f"     => {match.match_class}: {WHY[match.match_class]}")
     return "\n".join(lines) + "\n"
 
 
@@ -206,11 +206,11 @@ def explain_md(explanation: AccountExplanation, *, mark: str | None = None,
               "| time (UTC) | audience | advertiser | type | period | logged | class | "
               "candidate keys: before -> after |", "|---|---|---|---|---|---|---|---|"]
     for match in explanation.matches:
-        candidates = "<br>".join(_md_cell(_candidate_line(c, mark)) for c in match.candidates)
+        candidates = "<br>".join(_md_cell(candidate_line(c, mark)) for c in match.candidates)
         lines.append(
             f"| {match.matched_at:%Y-%m-%d %H:%M:%S} | {match.audience_id} | "
             f"{match.advertiser_id} | {match.audience_type} | {_PERIOD[match.period]} | "
-            f"{_md_cell(_logged(match)[5:])} | **{match.match_class}** | "
+            f"{_md_cell(logged_text(match)[5:])} | **{match.match_class}** | "
             f"{candidates or 'none'} |")
     return "\n".join(lines) + "\n"
 
