@@ -13,14 +13,14 @@ import shutil
 import signal
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
 
-from incidentscope import ingest, investigate, manifest, workspace
+from incidentscope import diff, ingest, investigate, manifest, workspace
 from incidentscope import replay as replay_engine
 from incidentscope.config import Incident, load_incident
 from incidentscope.errors import (
@@ -187,13 +187,18 @@ def check_run_out(out_dir: Path, data_dir: Path | str, incident_path: Path, db: 
     check_out_dir(out_dir, TOP_LEVEL_NAMES, inputs)
 
 
-def check_report_out(out_file: Path, incident_path: Path, db_path: Path | None) -> None:
-    """`report --out FILE`: a file name (charts of md go beside it), never an input."""
-    if out_file.is_dir():
-        raise UsageError(f"--out {out_file}: is a folder; give a file name")
+def check_report_out(out: Path, incident_path: Path, db_path: Path | None, *,
+                     folder: bool = False) -> None:
+    """`report --out`: a file name (charts of md go beside it), or a folder for the formats
+    that write several files; never an input."""
     db = resolve_db(incident_path, db_path)
-    check_out_dir(out_file.parent, {out_file.name, "charts"},
-                  [incident_path, db, workspace.key_path_for(db)])
+    inputs = [incident_path, db, workspace.key_path_for(db)]
+    if folder:
+        check_out_dir(out, TOP_LEVEL_NAMES, inputs)
+        return
+    if out.is_dir():
+        raise UsageError(f"--out {out}: is a folder; give a file name")
+    check_out_dir(out.parent, {out.name, "charts"}, inputs)
 
 
 def run(
@@ -261,6 +266,42 @@ def status(incident_path: Path | str, *, db_path: Path | str | None = None) -> d
         return workspace_status(con, incident)
 
 
+def follow_up(incident_path: Path | str, previous_manifest: Path | str, result: ReplayResult,
+              *, db_path: Path | str | None = None) -> diff.FollowUp:
+    """What changed since the run of `previous_manifest` (its notification) to `result`:
+    figures, the workspace's loaded input files, the incident file, the tool (read-only)."""
+    with open_workspace(incident_path, db_path, read_only=True) as (incident, con, _db):
+        inputs = [{"table": table, "path": path, "sha256": sha} for table, path, sha in
+                  con.execute("SELECT table_name, path, file_sha256 FROM files "
+                              "ORDER BY 1, 2, 3").fetchall()]
+    return diff.follow_up(Path(previous_manifest), result.report, inputs,
+                          manifest.incident_content(incident), manifest.tool_versions())
+
+
+def diff_runs(manifest_a: Path | str, manifest_b: Path | str) -> diff.RunDiff:
+    """Two runs side by side: every report.json figure, inputs, incident file, tool."""
+    return diff.diff_runs(Path(manifest_a), Path(manifest_b))
+
+
+def evidence(incident_path: Path | str, out_dir: Path | str, *, seed: int = 2019,
+             per_stratum: int = 20, db_path: Path | str | None = None,
+             threads: int | None = None) -> tuple[Path, ...]:
+    """Write the evidence pack (evidence.json, evidence.md) into `out_dir` (read-only on
+    the workspace); the same workspace, seed and incident file give the same bytes."""
+    import json
+
+    from incidentscope import evidence as evidence_pack
+    from incidentscope.report import evidence_text
+
+    with workspace.private_files(), open_workspace(
+            incident_path, db_path, read_only=True, threads=threads) as (incident, con, _db):
+        pack = evidence_pack.build(con, incident, seed=seed, per_stratum=per_stratum)
+    files = {"evidence.json": (json.dumps(evidence_pack.as_json(pack), indent=2,
+                                          ensure_ascii=False) + "\n").encode("utf-8"),
+             "evidence.md": evidence_text.render(pack).encode("utf-8")}
+    return write_outputs(Path(out_dir), files)
+
+
 # The investigation tools (docs/investigation.md): read-only views of a loaded workspace.
 
 
@@ -272,11 +313,17 @@ def explain(incident_path: Path | str, account_id: int, *,
 
 
 def lookup(incident_path: Path | str, channel: str, value: str, *, country: str | None = None,
-           db_path: Path | str | None = None) -> investigate.LookupResult:
-    """Who held a contact, and the evidence; `value` is hashed at once, never kept (read-only)."""
+           db_path: Path | str | None = None, accounts: Sequence[int] = (),
+           all_accounts: bool = False) -> investigate.LookupResult:
+    """Who held a contact, and the evidence; `value` is hashed at once, never kept (read-only).
+
+    `accounts`: the requester's account(s); other accounts that held the contact are shown
+    only with `all_accounts` (GDPR Art. 15(4)), or when one account alone held it.
+    """
     with open_workspace(incident_path, db_path, read_only=True) as (incident, con, db):
         key = workspace.load_or_create_key(workspace.key_path_for(db), create=False, con=con)
-        return investigate.lookup(con, incident, key, channel, value, country)
+        return investigate.lookup(con, incident, key, channel, value, country,
+                                  accounts=accounts, all_accounts=all_accounts)
 
 
 def what_if(incident_path: Path | str, variants: list[dict[str, object]], *,

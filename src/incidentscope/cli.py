@@ -427,10 +427,19 @@ def lookup(
     country: Annotated[str | None, typer.Option(
         "--country", help="Country (ISO code) for a phone number not in +international form.")]
     = None,
+    account: Annotated[list[int] | None, typer.Option(
+        "--account", help="The requester's account id; repeatable. Other accounts that held "
+        "the contact are not shown (GDPR Art. 15(4)).", show_default=False)] = None,
+    all_accounts: Annotated[bool, typer.Option(
+        "--all-accounts", help="Show every account that held the contact (the controller's "
+        "own investigation, not an answer to a data subject).")] = False,
     db: DbOpt = None,
     output: FormatOpt = Format.table,
 ) -> None:
     """Find the accounts that held a contact, when, and explain them. The value is never shown.
+
+    When several accounts held it, only those given with --account are shown, or all of
+    them with --all-accounts.
 
     Example: printf '%s\\n' "$ADDRESS" | incidentscope lookup incident.toml --email -
     """
@@ -442,7 +451,8 @@ def lookup(
         raise UsageError("lookup: give exactly one of --email or --phone")
     channel = "email" if email is not None else "phone"
     result = api.lookup(incident, channel, _secret_value(email or phone or ""),
-                        country=country, db_path=db)
+                        country=country, db_path=db, accounts=account or (),
+                        all_accounts=all_accounts)
     if output is Format.json:
         _emit_json(view.to_json(result))
     else:
@@ -500,39 +510,106 @@ def report(
         "--format", help="table, json, md, html, regulator-md, regulator-html or regulator-pdf.",
     )] = "table",
     out: Annotated[Path | None, typer.Option(
-        "--out", help="Write to this file (charts of md go beside it); needed for regulator-pdf.",
+        "--out", help="Write to this file (charts of md go beside it); needed for regulator-pdf; "
+        "a folder for regulator.",
     )] = None,
+    follow_up_of: Annotated[Path | None, typer.Option(
+        "--follow-up-of", help="PREVIOUS/manifest.json: the regulator formats become a "
+        "follow-up of that run's notification.", show_default=False)] = None,
     quiet: QuietOpt = False,
 ) -> None:
     """Replay the workspace and render one report format (stdout, or --out FILE).
 
-    Example: incidentscope report incident.toml --format regulator-pdf --out regulator.pdf
+    --format regulator writes regulator.md, .html, .pdf and .json into the folder --out.
+
+    Example: incidentscope report incident.toml --format regulator --out followup/
+    --follow-up-of initial/manifest.json
     """
     from incidentscope import api
     from incidentscope.config import load_incident
     from incidentscope.errors import UsageError
     from incidentscope.outdir import write_outputs
-    from incidentscope.report.outputs import BINARY_FORMATS, FORMATS, render_format
+    from incidentscope.report.outputs import (
+        BINARY_FORMATS,
+        FOLDER_FORMATS,
+        FORMATS,
+        REGULATOR_FORMATS,
+        render_format,
+    )
 
     if report_format not in FORMATS:
         raise UsageError(f"--format: one of {', '.join(FORMATS)}")
-    if report_format in BINARY_FORMATS and out is None:
-        raise UsageError(f"--format {report_format}: binary output, give --out FILE")
+    if report_format in (*BINARY_FORMATS, *FOLDER_FORMATS) and out is None:
+        raise UsageError(f"--format {report_format}: binary or several files, give --out")
+    regulator = (*REGULATOR_FORMATS, *FOLDER_FORMATS)
+    if follow_up_of is not None and report_format not in regulator:
+        raise UsageError(f"--follow-up-of: with --format {', '.join(regulator)}")
+    folder = report_format in FOLDER_FORMATS
     if out is not None:
-        api.check_report_out(out, incident, db)
+        api.check_report_out(out, incident, db, folder=folder)
     result = api.replay(incident, db_path=db, progress=_progress(quiet))
     if report_format == "table":
         _show_result(result, Format.table)
         return
     _warn(result.report["coverage"]["load_warnings"])
+    follow_up = (None if follow_up_of is None else
+                 api.follow_up(incident, follow_up_of, result, db_path=db))
     files = render_format(result, load_incident(incident), report_format,
-                          out.name if out is not None else None)
+                          out.name if out is not None and not folder else None, follow_up)
     if out is None:
         sys.stdout.write(next(iter(files.values())).decode("utf-8"))
         return
-    for path in write_outputs(out.parent, files):
+    for path in write_outputs(out if folder else out.parent, files):
         if not quiet:
             sys.stderr.write(f"wrote {path}\n")
+
+
+@app.command()
+def evidence(
+    incident: IncidentArg,
+    out: Annotated[Path, typer.Option("--out", help="Folder for evidence.json and .md.")],
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the sample.")] = 2019,
+    per_stratum: Annotated[int, typer.Option(
+        "--per-class", help="Matches sampled per class (caused, uncertain, unexplained).")]
+    = 20,
+    db: DbOpt = None,
+    threads: ThreadsOpt = None,
+) -> None:
+    """Write the evidence pack for a regulator's follow-up questions: the method and this
+    replay's calibration figure, the input hashes, and a seeded stratified sample of
+    matches with their explain records. Person-level: account ids.
+
+    Example: incidentscope evidence incident.toml --out evidence/ --seed 7 --per-class 50
+    """
+    from incidentscope import api
+    from incidentscope.errors import UsageError
+
+    if per_stratum < 1:
+        raise UsageError("--per-class: a whole number >= 1")
+    for path in api.evidence(incident, out, seed=seed, per_stratum=per_stratum, db_path=db,
+                             threads=threads):
+        sys.stderr.write(f"wrote {path}\n")
+
+
+@app.command("diff")
+def diff_runs(
+    manifest_a: Annotated[Path, typer.Argument(help="RUN_A/manifest.json (the earlier run).")],
+    manifest_b: Annotated[Path, typer.Argument(help="RUN_B/manifest.json (the later run).")],
+    output: FormatOpt = Format.table,
+) -> None:
+    """Compare two runs: every report.json figure side by side, the input files added,
+    removed or changed (by hash), the incident file and the tool version.
+
+    Example: incidentscope diff initial/manifest.json rerun/manifest.json --format md
+    """
+    from incidentscope import api
+    from incidentscope.report import diff_text
+
+    result = api.diff_runs(manifest_a, manifest_b)
+    if output is Format.json:
+        _emit_json(diff_text.to_json(result))
+    else:
+        sys.stdout.write((diff_text.to_md if output is Format.md else diff_text.to_text)(result))
 
 
 def _exit_interrupted() -> None:

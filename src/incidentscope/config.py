@@ -15,24 +15,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from incidentscope.contract import TABLES, TIME_RANGE_TEXT, in_time_range
 from incidentscope.errors import ConfigError, MissingInputError
+from incidentscope.notification import Notification, parse_notification, reject_moved_report_keys
 
 NORMALIZATION_PROFILES = ("twitter", "google", "meta")
 AUDIENCE_TYPES = ("tailored", "partner")
 
-# Free-text fields of the regulator report (docs/incident-file.md documents each).
-REPORT_TEXT_KEYS = (
-    "controller",
-    "controller_contact",
-    "dpo_contact",
-    "discovered_at",
-    "notified_at",
-    "started_at",
-    "nature",
-    "consequences",
-    "measures",
-    "delay_reason",
-    "lead_authority",
-)
 
 
 @dataclass(frozen=True)
@@ -54,7 +41,8 @@ class Incident:
     input_timezone: str = "UTC"
     normalization: str = "twitter"
     min_cell: int = 10
-    report_text: dict[str, str] = field(default_factory=dict)
+    # the controller's statements for the regulator notification (notification.py)
+    notification: Notification = field(default_factory=Notification)
     inputs: dict[str, InputOverride] = field(default_factory=dict)
     source_path: Path | None = None
 
@@ -142,7 +130,7 @@ def load_incident(path: Path) -> Incident:
 
 
 def parse_incident(raw: dict[str, Any], name: str, source_path: Path | None = None) -> Incident:
-    _reject_unknown(raw, {"incident", "report", "inputs"}, name)
+    _reject_unknown(raw, {"incident", "report", "notification", "inputs"}, name)
     section = raw.get("incident")
     if not isinstance(section, dict):
         raise ConfigError(f"{name}: missing section [incident]")
@@ -192,19 +180,12 @@ def parse_incident(raw: dict[str, Any], name: str, source_path: Path | None = No
     report = raw.get("report", {})
     if not isinstance(report, dict):
         raise ConfigError(f"{name}: [report] must be a table")
-    _reject_unknown(report, {"min_cell", *REPORT_TEXT_KEYS}, f"{name}: [report]")
+    reject_moved_report_keys(report, name)
+    _reject_unknown(report, {"min_cell"}, f"{name}: [report]")
     min_cell = report.get("min_cell", 10)
     if not isinstance(min_cell, int) or isinstance(min_cell, bool) or min_cell < 1:
         raise ConfigError(f"{name}: [report].min_cell: a whole number >= 1")
-    report_text: dict[str, str] = {}
-    for key in REPORT_TEXT_KEYS:
-        if key in report:
-            value = report[key]
-            if isinstance(value, date | datetime):
-                value = value.isoformat()
-            if not isinstance(value, str):
-                raise ConfigError(f"{name}: [report].{key}: expected a string")
-            report_text[key] = value
+    notification = parse_notification(raw.get("notification", {}), name)
 
     inputs_raw = raw.get("inputs", {})
     if not isinstance(inputs_raw, dict):
@@ -241,7 +222,7 @@ def parse_incident(raw: dict[str, Any], name: str, source_path: Path | None = No
         input_timezone=input_timezone,
         normalization=normalization,
         min_cell=min_cell,
-        report_text=report_text,
+        notification=notification,
         inputs=inputs,
         source_path=source_path,
     )

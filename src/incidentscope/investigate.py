@@ -18,6 +18,7 @@ import duckdb
 
 from incidentscope import replay as replay_engine
 from incidentscope.config import AUDIENCE_TYPES, Incident, parse_instant
+from incidentscope.engine import as_engine
 from incidentscope.errors import MissingInputError, UsageError
 from incidentscope.ingest import pseudonym_sql
 from incidentscope.normalize import NormalizationError, contact_sha256
@@ -28,6 +29,7 @@ from incidentscope.workspace import PseudonymKey
 RESTRICTED, PERMITTED, ABSENT = "restricted", "permitted", "absent"
 CONTACT_CHANNELS = ("email", "phone")
 CONTACT_YOU_GAVE = "the contact you gave"
+NO_EVIDENCE = "no evidence in the replayed data"
 
 # A short, one-way name for a contact key: 32 bits of a hash of its keyed pseudonym.
 # It tells keys apart within one workspace; without the key file nothing leads back
@@ -101,10 +103,25 @@ class MatchEvidence:
 
 
 @dataclass(frozen=True)
+class Coverage:
+    """What the replayed data covers: an account without evidence is judged only on it."""
+
+    window_start: datetime
+    fix_at: datetime
+    first_logged_match: datetime | None  # in the window, in scope
+    last_logged_match: datetime | None
+    missing_log_days: int  # days of the window without a valid match row
+    rejected_rows: int  # input rows rejected at load (any table)
+    first_snapshot: str | None
+    last_snapshot: str | None
+
+
+@dataclass(frozen=True)
 class AccountExplanation:
     account_id: int
     country: str | None
-    outcome: str  # certainly affected | possibly affected | not affected
+    # certainly affected | possibly affected | no evidence in the replayed data
+    outcome: str
     window_start: datetime
     fix_at: datetime
     restricted_purposes: tuple[str, ...]
@@ -113,18 +130,27 @@ class AccountExplanation:
     post_fix_caused: int
     keys: tuple[KeyHistory, ...]
     matches: tuple[MatchEvidence, ...]
+    coverage: Coverage | None = None
 
 
 @dataclass(frozen=True)
 class LookupResult:
-    """Which accounts held the contact you gave, when, and the evidence for each."""
+    """Which accounts held the contact you gave, when, and the evidence for each.
+
+    Accounts other than the requester's are shown only when asked for (`all_accounts`):
+    the right of access must not affect the rights of others (GDPR Art. 15(4)).
+    """
 
     channel: str
     found: bool
     fingerprint: str | None
-    holdings: tuple[KeyHistory, ...]  # one per account that held the key in a snapshot
-    logged_matches: int  # in-scope matches whose log names this identifier
+    holdings: tuple[KeyHistory, ...]  # one per shown account that held the key in a snapshot
+    logged_matches: int  # in-scope matches of the shown accounts whose log names it
     explanations: tuple[AccountExplanation, ...]
+    shown: str = "all"  # all | requested | only holder | none
+    other_accounts: int = 0  # accounts that held or were matched with it, not shown
+    not_holding: tuple[int, ...] = ()  # requested accounts that never held it
+    coverage: Coverage | None = None
 
 
 @dataclass(frozen=True)
@@ -300,13 +326,23 @@ def _explain_classified(con: duckdb.DuckDBPyConnection, incident: Incident,
     elif in_window["uncertain"] or in_window["unexplained"]:
         outcome = "possibly affected"
     else:
-        outcome = "not affected"
+        outcome = NO_EVIDENCE
     return AccountExplanation(
         account_id=account_id, country=country, outcome=outcome, window_start=window[0],
         fix_at=window[1], restricted_purposes=tuple(incident.restricted_purposes),
         audience_types=tuple(incident.audience_types), classes_in_window=in_window,
         post_fix_caused=post_fix_caused, keys=tuple(histories.values()),
-        matches=tuple(matches))
+        matches=tuple(matches), coverage=coverage(con, window))
+
+
+def coverage(con: duckdb.DuckDBPyConnection, window: tuple[datetime, datetime]) -> Coverage:
+    """The coverage of the replayed data; the temp table `classified` must exist."""
+    figures, _deliveries = replay_engine._coverage(as_engine(con), *window)
+    first, last = _rows(con, "SELECT min(matched_at), max(matched_at) FROM classified "
+                             "WHERE in_window")[0]
+    return Coverage(window[0], window[1], first, last, int(figures["missing_log_days"]),
+                    int(figures["rejected_rows"]), figures["first_snapshot"],
+                    figures["last_snapshot"])
 
 
 def _snapshots(con: duckdb.DuckDBPyConnection) -> list[date]:
@@ -333,10 +369,13 @@ def explain(con: duckdb.DuckDBPyConnection, incident: Incident,
 
 
 def lookup(con: duckdb.DuckDBPyConnection, incident: Incident, key: PseudonymKey,
-           channel: str, raw: str, region: str | None = None) -> LookupResult:
+           channel: str, raw: str, region: str | None = None, *,
+           accounts: Sequence[int] = (), all_accounts: bool = False) -> LookupResult:
     """Normalize and pseudonymize a contact as ingest does, then find who held it.
 
-    The value is hashed at once and never kept; errors give a reason only.
+    The value is hashed at once and never kept; errors give a reason only. `accounts`: the
+    requester's account(s); other accounts are shown only with `all_accounts`, or when one
+    account alone held the contact.
     """
     if channel not in CONTACT_CHANNELS:
         raise UsageError(f"lookup: channel must be one of {', '.join(CONTACT_CHANNELS)}")
@@ -347,35 +386,50 @@ def lookup(con: duckdb.DuckDBPyConnection, incident: Incident, key: PseudonymKey
         if channel == "phone" and region is None:
             reason = "not a phone number in international form (+...); give its country"
         raise UsageError(f"{CONTACT_YOU_GAVE}: {reason}") from None
-    return lookup_hash(con, incident, key, channel, hashed)
+    return lookup_hash(con, incident, key, channel, hashed, accounts=accounts,
+                       all_accounts=all_accounts)
 
 
 def lookup_hash(con: duckdb.DuckDBPyConnection, incident: Incident, key: PseudonymKey,
-                channel: str, hashed: str) -> LookupResult:
+                channel: str, hashed: str, *, accounts: Sequence[int] = (),
+                all_accounts: bool = False) -> LookupResult:
     """`lookup` for a contact given as the SHA-256 of its normalized value."""
     sql = (f"SELECT identifier_id, {_fingerprint_sql('pseudonym')} FROM identifiers "  # noqa: S608
            f"WHERE pseudonym = {pseudonym_sql('$hashed')}")
     found = _rows(con, sql, {"key": key.hex, "hashed": hashed})
-    if not found:
-        return LookupResult(channel, False, None, (), 0, ())
-    identifier_id, fingerprint = int(found[0][0]), str(found[0][1])
     window = replay_engine.classify(con, incident)
     try:
+        if not found:
+            return LookupResult(channel, False, None, (), 0, (), shown="none",
+                                not_holding=tuple(sorted(set(accounts))),
+                                coverage=coverage(con, window))
+        identifier_id, fingerprint = int(found[0][0]), str(found[0][1])
+        params = {"i": identifier_id, "c": channel}
         holdings = tuple(history for _, history in _key_histories(
-            con, "r.identifier_id = $i AND r.channel = $c", {"i": identifier_id, "c": channel}))
-        logged = _rows(con, "SELECT DISTINCT account_id FROM classified WHERE identifier_id = $i "
-                            "AND (channel IS NULL OR channel = $c)",
-                       {"i": identifier_id, "c": channel})
-        n_logged = int(_rows(con, "SELECT count(*) FROM classified WHERE identifier_id = $i "
-                                  "AND (channel IS NULL OR channel = $c)",
-                             {"i": identifier_id, "c": channel})[0][0])
-        accounts = sorted({h.account_id for h in holdings} | {int(r[0]) for r in logged})
+            con, "r.identifier_id = $i AND r.channel = $c", params))
+        logged = {int(account): int(n) for account, n in _rows(
+            con, "SELECT account_id, count(*) FROM classified WHERE identifier_id = $i "
+                 "AND (channel IS NULL OR channel = $c) GROUP BY 1", params)}
+        every = sorted({h.account_id for h in holdings} | set(logged))
+        if all_accounts:
+            shown, scope = every, "all"
+        elif accounts:
+            shown, scope = [a for a in every if a in set(accounts)], "requested"
+        elif len(every) == 1:
+            shown, scope = every, "only holder"
+        else:
+            shown, scope = [], "none"
         snapshots = _snapshots(con)
         explanations = tuple(_explain_classified(con, incident, window, account, snapshots)
-                             for account in accounts)
+                             for account in shown)
+        return LookupResult(
+            channel, True, fingerprint, tuple(h for h in holdings if h.account_id in shown),
+            sum(logged.get(a, 0) for a in shown), explanations, scope,
+            len(every) - len(shown),
+            tuple(sorted(set(accounts) - set(every))) if scope == "requested" else (),
+            coverage(con, window))
     finally:
         replay_engine.drop_replay_tables(con)
-    return LookupResult(channel, True, fingerprint, holdings, n_logged, explanations)
 
 
 # --------------------------------------------------------------------------- what-if

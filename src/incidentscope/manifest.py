@@ -64,10 +64,24 @@ def incident_content(incident: Incident) -> dict[str, Any]:
         "input_timezone": incident.input_timezone,
         "normalization": incident.normalization,
         "min_cell": incident.min_cell,
-        "report_text": dict(sorted(incident.report_text.items())),
+        "notification": incident.notification.as_dict(),
         "inputs": {name: {"path": o.path, "columns": o.columns}
                    for name, o in sorted(incident.inputs.items())},
     }
+
+
+def tool_versions(engine: str = "duckdb") -> dict[str, Any]:
+    """The manifest's `incidentscope`, `engine` and `versions` entries for this process."""
+    versions = {
+        "python": platform.python_version(),
+        "duckdb": _version("duckdb"),
+        "polars": _version("polars"),
+        "phonenumbers": _version("phonenumbers"),
+    }
+    if engine == "spark":
+        versions.update(pyspark=_version("pyspark"), sqlglot=_version("sqlglot"))
+    return {"incidentscope": {"version": __version__, "git_revision": git_revision()},
+            "engine": engine, "versions": versions}
 
 
 def build(
@@ -86,22 +100,12 @@ def build(
     engine: str = "duckdb",
 ) -> dict[str, Any]:
     incident_bytes = incident.source_path.read_bytes() if incident.source_path else b""
-    versions = {
-        "python": platform.python_version(),
-        "duckdb": _version("duckdb"),
-        "polars": _version("polars"),
-        "phonenumbers": _version("phonenumbers"),
-    }
-    if engine == "spark":
-        versions.update(pyspark=_version("pyspark"), sqlglot=_version("sqlglot"))
     return {
         "manifest_version": MANIFEST_VERSION,
         "run_id": run_id,
         "started_at": started.isoformat() + "Z",
         "finished_at": finished.isoformat() + "Z",
-        "incidentscope": {"version": __version__, "git_revision": git_revision()},
-        "engine": engine,
-        "versions": versions,
+        **tool_versions(engine),
         "host": {
             "platform": platform.platform(),
             "threads": threads,
@@ -145,18 +149,19 @@ class VerifyResult:
         return not (self.changed_inputs or self.output_differences or self.figure_differences)
 
 
-def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    """Nested JSON objects as one level of dotted keys (lists and scalars are leaves)."""
     if isinstance(value, dict):
         flat: dict[str, Any] = {}
         for key, item in value.items():
-            flat.update(_flatten(item, f"{prefix}.{key}" if prefix else str(key)))
+            flat.update(flatten(item, f"{prefix}.{key}" if prefix else str(key)))
         return flat
     return {prefix: value}
 
 
 def figure_differences(expected: dict[str, Any], actual: dict[str, Any]) -> list[str]:
     """Each report.json figure whose value differs, by its dotted key (counts only)."""
-    left, right = _flatten(expected), _flatten(actual)
+    left, right = flatten(expected), flatten(actual)
     return [f"{key}: {left.get(key)!r} -> {right.get(key)!r}"
             for key in sorted(set(left) | set(right)) if left.get(key) != right.get(key)]
 

@@ -68,6 +68,31 @@ def file_warnings(item: FileLoad, extra_columns: tuple[str, ...]) -> list[str]:
     return notes
 
 
+# The per-person facts of the Art. 34 notices (report/art34.py): one row per (account,
+# audience) with an in-window, in-scope match into that audience that is caused, uncertain
+# or unexplained (permitted matches never make a row). Account ids only, never a contact.
+#   account_id     the account (in ReplayResult.accounts)
+#   certain        true when some in-window match of the account into the audience is caused
+#   audience_id    the audience the account was placed in
+#   audience_type  "tailored" or "partner"
+#   advertiser_id  the audience's advertiser
+#   partner_id     the data partner of a partner audience; null for a tailored audience
+#   first_month    first and last such match of the account into the audience,
+#   last_month     as "YYYY-MM" (UTC)
+#   ads_served     true when a delivery to the account of a campaign that targets the audience
+#                  is attributable to the incident (the upper rule of `deliveries`)
+# Sorted by account_id, audience_id.
+NOTICE_FACTS_SCHEMA: dict[str, pl.DataType] = {
+    "account_id": pl.Int64(), "certain": pl.Boolean(), "audience_id": pl.String(),
+    "audience_type": pl.String(), "advertiser_id": pl.String(), "partner_id": pl.String(),
+    "first_month": pl.String(), "last_month": pl.String(), "ads_served": pl.Boolean(),
+}
+
+
+def empty_notice_facts() -> pl.DataFrame:
+    return pl.DataFrame(schema=NOTICE_FACTS_SCHEMA)
+
+
 @dataclass(frozen=True)
 class ReplayResult:
     """Everything the renderers show. `report` is the JSON contract (report.json)."""
@@ -78,7 +103,11 @@ class ReplayResult:
     countries: pl.DataFrame = field(repr=False)  # country, lower, upper
     # Accounts in the upper bound, ids only: account_id, certain, probability,
     # first_caused_at, first_match_at, country (null without an accounts row).
+    # Optional columns when `accounts` has them: region (ISO 3166-2), language.
     accounts: pl.DataFrame = field(repr=False)
+    # The per-person facts of the Art. 34 notices (NOTICE_FACTS_SCHEMA above); empty until
+    # the replay fills it.
+    notice_facts: pl.DataFrame = field(default_factory=empty_notice_facts, repr=False)
 
     @property
     def affected(self) -> dict[str, int]:

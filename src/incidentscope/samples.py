@@ -33,17 +33,46 @@ normalization = "twitter"
 
 [report]
 min_cell = 10
+
+# The controller's statements in the notification to the supervisory authority
+# (docs/incident-file.md#notification). Synthetic, like the data.
+[notification]
+type = "complete"
 controller = "Example Social Network Ltd. (synthetic sample controller)"
 controller_contact = "privacy@example.com"
+reporting_person = "Head of Privacy, privacy@example.com"
 dpo_contact = "Data Protection Officer, dpo@example.com"
+main_establishment = "IE"
 started_at = "2019-01-01"
 discovered_at = "2019-09-16"
+discovery_method = "internal_review"
+discovery_description = "An engineer reviewing the audience matcher found that contacts held only for security purposes were not excluded from matching."
 notified_at = "2019-10-08"
-nature = "Phone numbers and email addresses that people provided for security purposes (two-factor authentication, account recovery) may have been used to match their accounts to advertisers' marketing lists (tailored audiences) and data partners' lists (partner audiences)."
-consequences = "Advertisers could reach affected people with ads based on contact data they had given only for account security. No personal data was passed to advertisers or partners."
-measures = "The matching error was fixed on 2019-09-17; security-only contact data is no longer used for advertising. Affected people are informed."
 delay_reason = "The number of affected accounts had to be reconstructed from historical match logs and contact snapshots."
-lead_authority = "IE"
+nature = "Phone numbers and email addresses that people provided for security purposes (two-factor authentication, account recovery) may have been used to match their accounts to advertisers' marketing lists (tailored audiences) and data partners' lists (partner audiences)."
+breach_categories = ["confidentiality"]
+root_cause = "software_error"
+root_cause_description = "The audience matcher read every contact of an account and did not check the purposes it was given for."
+measures_in_place = "Purposes were recorded for every contact; access to contact data was limited to the matching service."
+consequences = "Advertisers could reach affected people with ads based on contact data they had given only for account security."
+consequence_types = ["loss_of_control", "unwanted_advertising"]
+measures_mitigation = "The matching error was fixed on 2019-09-17. Audience memberships created through security-only contact data are being removed, and the advertisers and data partners concerned are asked to purge them."
+measures_prevention = "A purpose check on every audience match, a regression test with security-only contacts, and a quarterly review of the matcher."
+other_bodies_informed = ["none"]
+data_subjects_informed = "planned"
+communication_channels = ["email", "in_app"]
+communication_content = "A notice in the person's language: what happened, which advertisers and partners held their account in which audiences, whether they were shown ads, and what they can do."
+art34_exception = "none"
+
+[notification.risk]
+data_type = "simple"
+dpc_score = 2
+dpc_reason = "Contact data (simple data, 1) used to place people in advertisers' audiences, which reveals a customer relationship and allows targeting (+1)."
+ease_of_identification = "maximum"
+ease_reason = "The advertisers uploaded the person's own email address or phone number."
+integrity = "none"
+availability = "none"
+malicious = false
 """
 
 

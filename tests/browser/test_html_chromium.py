@@ -54,17 +54,21 @@ def out_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root / "out"
 
 
-@pytest.mark.parametrize(("name", "heading", "charts"), [
-    ("report.html", "Affected accounts", 3),
-    ("regulator.html", "Countries and supervisory authorities concerned", 0),
+@pytest.mark.parametrize(("name", "heading", "charts", "element"), [
+    ("report.html", "Affected accounts", 3, "<table>"),
+    ("regulator.html", "Data subjects by country and region", 0, "<table>"),
+    ("public-notice.html", "What you can do", 0, "<table>"),
+    ("art34/notice.de.html", "Was Sie tun können", 0, "<li>"),
+    ("art34/notice.ja.html", "お客様にできること", 0, "<li>"),
 ])
 def test_report_renders_with_charts_and_no_console_error(
-        out_dir: Path, tmp_path: Path, name: str, heading: str, charts: int) -> None:
+        out_dir: Path, tmp_path: Path, name: str, heading: str, charts: int,
+        element: str) -> None:
     done = chromium(out_dir / name, tmp_path / "profile", "--dump-dom",
                     "--virtual-time-budget=3000")
     assert done.returncode == 0, done.stderr[-2000:]
     dom = done.stdout
-    assert heading in dom and "<table>" in dom
+    assert heading in dom and element in dom
     images = re.findall(r'<img alt="([^"]+)" src="data:image/svg\+xml;base64,([^"]+)"', dom)
     assert len(images) == charts
     for alt, data in images:

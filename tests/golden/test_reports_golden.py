@@ -1,4 +1,6 @@
-"""Golden files: report.md, report.json and regulator.md of a run on the bundled sample data.
+"""Golden files of a run on the bundled sample data: report.json, report.md, the notification
+to the authority (regulator.md, regulator.json), the public notice and the Art. 34 pack's
+letters and English example notice.
 
 Regenerate after an intended change with
 
@@ -18,7 +20,8 @@ from incidentscope import api
 from incidentscope.samples import sample_dir
 
 GOLDEN = Path(__file__).resolve().parent / "sample"
-FILES = ("report.json", "report.md", "regulator.md")
+FILES = ("report.json", "report.md", "regulator.md", "regulator.json", "public-notice.md",
+         "art34/letters.md", "art34/notice.en.html")
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +37,7 @@ def test_matches_the_golden_file(out_dir: Path, name: str) -> None:
     produced = (out_dir / name).read_bytes()
     golden = GOLDEN / name
     if os.environ.get("UPDATE_GOLDEN") == "1":
-        GOLDEN.mkdir(exist_ok=True)
+        golden.parent.mkdir(parents=True, exist_ok=True)
         golden.write_bytes(produced)
     assert golden.exists(), f"no golden file {golden}: run with UPDATE_GOLDEN=1"
     assert produced.decode("utf-8") == golden.read_text("utf-8"), (

@@ -35,9 +35,10 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     # spark/run.py is the second copy of api.run's pipeline (issue 18: it goes away).
     ("api", ("incidentscope.api", "incidentscope.spark.run")),
     ("core", ("*",)),
+    # (notification: the incident file's [notification] section, part of its model)
     ("base", ("incidentscope", "incidentscope.config", "incidentscope.contract",
-              "incidentscope.errors", "incidentscope.results", "incidentscope.sqlutil",
-              "incidentscope.workspace")),
+              "incidentscope.errors", "incidentscope.notification", "incidentscope.results",
+              "incidentscope.sqlutil", "incidentscope.workspace")),
 )
 _LAYER_ORDER = ("cli", "api", "base", "core")  # the order in which patterns are tried
 

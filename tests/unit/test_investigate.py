@@ -313,3 +313,67 @@ def test_what_if_rejects_an_empty_window(sample: Case) -> None:
     with pytest.raises(UsageError, match="before fix_at"):
         api.what_if(sample.incident, [{"fix_at": load_incident(sample.incident).window_start}],
                     db_path=sample.db)
+
+
+# --------------------------------------------------------------------- Art. 15(4), coverage
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory: pytest.TempPathFactory) -> Case:
+    """The small case, with account 3 holding account 1's security phone number too."""
+    from workspace_fixtures import CANARY_PHONE_NORMALIZED, write_small_case
+
+    root = tmp_path_factory.mktemp("shared")
+    incident, data = write_small_case(root)
+    with (data / "contacts" / "contacts_2019-08-12.csv").open("a") as handle:
+        handle.write(f"3,phone,{CANARY_PHONE_NORMALIZED},two_factor\n")
+    (data / "accounts.csv").write_text("account_id,country\n1,US\n2,DE\n3,GB\n4,FR\n")
+    _load_and_replay(incident, data, root)
+    return Case(incident, data, root / "ws.duckdb", root / "out", frozenset())
+
+
+def test_other_accounts_sharing_a_contact_are_shown_only_when_asked(shared: Case) -> None:
+    from incidentscope.report import investigate_text as view
+    from workspace_fixtures import CANARY_PHONE
+
+    def look(**options: object) -> investigate.LookupResult:
+        return api.lookup(shared.incident, "phone", CANARY_PHONE, country="US",
+                          db_path=shared.db, **options)  # type: ignore[arg-type]
+
+    default = look()
+    assert default.found and default.shown == "none"
+    assert default.explanations == () and default.holdings == ()
+    assert default.other_accounts == 2 and default.logged_matches == 0
+    text = view.lookup_text(default)
+    assert "2 account(s) held it" in text and "Art. 15(4)" in text
+    assert "account 1" not in text and "account 3" not in text
+    mine = look(accounts=[3, 42])
+    assert mine.shown == "requested" and [e.account_id for e in mine.explanations] == [3]
+    assert {h.account_id for h in mine.holdings} == {3} and mine.other_accounts == 1
+    assert mine.not_holding == (42,)
+    text = view.lookup_text(mine)
+    assert "Account 1" not in text and "Account 3 (GB)" in text
+    assert "account 42: never held it" in text
+    every = look(all_accounts=True)
+    assert every.shown == "all" and [e.account_id for e in every.explanations] == [1, 3]
+    assert every.other_accounts == 0 and every.logged_matches == 1  # a duplicate row once
+    assert "Account 1 (US)" in view.lookup_text(every)
+
+
+def test_no_match_is_no_evidence_in_the_replayed_data_with_its_coverage(shared: Case) -> None:
+    from incidentscope.report import investigate_text as view
+
+    explanation = api.explain(shared.incident, 4, db_path=shared.db)
+    assert explanation.outcome == investigate.NO_EVIDENCE
+    assert explanation.coverage is not None
+    assert explanation.coverage.rejected_rows == 3  # not-a-time, 2 contacts rows
+    assert explanation.coverage.missing_log_days > 200  # the log holds a few August days
+    text = view.explain_text(explanation)
+    assert "Account 4 (FR): NO EVIDENCE IN THE REPLAYED DATA" in text
+    assert "NOT AFFECTED" not in text.upper().replace("NO EVIDENCE", "")
+    assert "days of the window without match log" in text
+    assert "not ruled out" in text
+    assert max(len(line) for line in text.splitlines()) <= 80
+    unknown = api.lookup(shared.incident, "email", "nobody@example.invalid", db_path=shared.db)
+    text = view.lookup_text(unknown)
+    assert "no evidence in the replayed data" in text and "Coverage:" in text

@@ -17,7 +17,9 @@ import pytest
 
 from incidentscope import api
 from incidentscope.config import load_incident
-from incidentscope.report import exports, regulator
+from incidentscope.notification import Notification
+from incidentscope.report import exports, public_notice, regulator
+from incidentscope.report.art34 import LANGUAGES
 from incidentscope.report.markdown import to_markdown
 from incidentscope.samples import sample_dir
 from workspace_fixtures import CANARY_EMAIL, CANARY_PHONE, write_small_case
@@ -27,8 +29,13 @@ EXPECTED = {
     "regulator.pdf", "charts/matches_per_week.png", "charts/accounts_by_country.png",
     "charts/estimate_range.png", "notification.csv", "notification.parquet",
     "campaigns.csv", "campaigns.parquet", "accounts_by_country.csv",
-    "accounts_by_country.parquet",
+    "accounts_by_country.parquet", "regulator.json", "public-notice.md", "public-notice.html",
+    "art34/notices.csv", "art34/notices.parquet", "art34/purge.csv", "art34/purge.parquet",
+    "art34/letters.md", *(f"art34/notice.{language}.html" for language in LANGUAGES),
 }
+# person-level outputs: account ids, readable by their owner only
+PERSON_LEVEL = ("notification.csv", "notification.parquet", "art34/notices.csv",
+                "art34/notices.parquet")
 ENV = {**os.environ, "COLUMNS": "80", "NO_COLOR": "1", "TZ": "UTC"}
 
 
@@ -55,13 +62,14 @@ def test_a_run_writes_every_format(sample_run: api.RunResult) -> None:
 
 
 def test_person_level_files_are_private(sample_run: api.RunResult) -> None:
-    for name in ("notification.csv", "notification.parquet"):
+    for name in PERSON_LEVEL:
         mode = stat.S_IMODE((sample_run.out_dir / name).stat().st_mode)
         assert mode & 0o077 == 0, f"{name} is readable by others ({oct(mode)})"
 
 
 def test_html_is_self_contained(sample_run: api.RunResult) -> None:
-    for name in ("report.html", "regulator.html"):
+    for name in ("report.html", "regulator.html", "public-notice.html",
+                 *(f"art34/notice.{language}.html" for language in LANGUAGES)):
         page = (sample_run.out_dir / name).read_text()
         assert "http://" not in page and "https://" not in page and "<script" not in page
         assert "default-src 'none'" in page
@@ -69,11 +77,11 @@ def test_html_is_self_contained(sample_run: api.RunResult) -> None:
     assert report.count('src="data:image/svg+xml;base64,') == 3
 
 
-def test_account_ids_appear_only_in_the_notification_list(sample_run: api.RunResult) -> None:
+def test_account_ids_appear_only_in_the_person_level_files(sample_run: api.RunResult) -> None:
     ids = [str(i) for i in sample_run.result.accounts["account_id"].to_list()]
     assert ids
     for name, content in outputs(sample_run.out_dir).items():
-        if name.startswith("notification.") or name.endswith((".png", ".pdf", ".parquet")):
+        if name in PERSON_LEVEL or name.endswith((".png", ".pdf", ".parquet")):
             continue
         text = content.decode("utf-8")
         leaked = [i for i in ids if i in text]
@@ -133,43 +141,60 @@ def test_by_country_publication_is_suppressed_and_json_is_exact(
     assert report["by_country"]["DE"] == {"lower": 5, "upper": 7}
 
 
-def test_regulator_report_states_the_maximum_and_the_authorities(
+def test_regulator_report_is_confidential_exact_and_no_stronger_than_the_data(
         sample_run: api.RunResult) -> None:
     text = (sample_run.out_dir / "regulator.md").read_text()
-    assert "At most 71 accounts may be affected (the upper bound)" in text
-    assert "Method: " in text
-    assert "Lead supervisory authority: IE: Data Protection Commission (Ireland)" in text
-    assert "Agencia Española de Protección de Datos (Spain)" in text
-    assert "| DE | " in text and "| <10 | <10 |" in text
-    assert "Reasons for the delay" in text and "528 hours" in text
-    for heading in ("Art. 33(3)(a)", "Art. 33(3)(b)", "Art. 33(3)(c)", "Art. 33(3)(d)"):
-        assert heading in text
+    # no bound called a maximum: the log misses days, rows and the start of the window
+    assert "At most" not in text and "upper (maximum)" not in text
+    assert "The upper bound of 71 covers logged matches only and is not a maximum" in text
+    assert "11 days of the window have no match log" in text
+    assert "16 input rows were rejected at load" in text
+    # exact counts: the notification is confidential
+    assert "<10" not in text and "≥10" not in text and "Confidential" in text
+    assert "| Advertisers, logged matches | 5 |  | 5 |" in text
+    assert "publishable" not in (sample_run.out_dir / "report.md").read_text()
+    # the post-fix control states what it cannot rule out
+    assert "16 post-fix matches are uncertain" in text
+    assert "Between 0 and 1 accounts may have been served an ad" in text
+    # the controller's sentences are marked as such
+    assert "| What happened (Art. 33(3)(a)) | Phone numbers" in text
+    assert "controller's statement |" in text
+    assert "Lead supervisory authority (Art. 55, 56) | IE: Data Protection Commission" in text
+    assert "GB: Information Commissioner's Office" in text  # 2019: an EU authority
+    for article in ("Art. 33(3)(a)", "Art. 33(3)(b)", "Art. 33(3)(c)", "Art. 33(3)(d)",
+                    "Art. 33(4)", "Art. 34(1)"):
+        assert article in text
+    for number, section in enumerate(("Type of notification", "Controller, reporting person",
+                                      "Nature of the breach", "Likely consequences",
+                                      "Measures taken or proposed", "Communication to data "
+                                      "subjects"), start=1):
+        assert f"## {number}. {section}" in text
 
 
-def _regulator_text(sample_run: api.RunResult, **report_text: str) -> str:
+def _regulator_text(sample_run: api.RunResult, **values: str) -> str:
     incident = load_incident(sample_dir() / "incident.toml")
-    text = {k: v for k, v in incident.report_text.items() if k != "lead_authority"}
-    text.update(report_text)
-    changed = incident.with_changes(report_text=text)
+    note = incident.notification
+    kept = {k: v for k, v in note.values.items() if k != "main_establishment"}
+    changed = incident.with_changes(notification=Notification({**kept, **values}, note.risk))
     return to_markdown(regulator.blocks(sample_run.result, changed))
 
 
-def test_lead_authority_defaults_to_the_eea_country_with_most_accounts(
+def test_without_a_main_establishment_the_lead_authority_is_not_provided(
         sample_run: api.RunResult) -> None:
     text = _regulator_text(sample_run)
-    # ES has the most affected accounts among EU/EEA countries of the sample (upper 9)
-    assert "Lead supervisory authority: ES: Agencia Española" in text
-    assert "main establishment" in text
+    assert "| Lead supervisory authority (Art. 55, 56) | not provided: the lead authority is " \
+           "the one of the controller's main establishment (Art. 56)" in text
+    assert "IE: Data Protection Commission" not in text
 
 
-def test_no_delay_section_within_72_hours(sample_run: api.RunResult) -> None:
+def test_no_delay_reason_needed_within_72_hours(sample_run: api.RunResult) -> None:
     text = _regulator_text(sample_run, discovered_at="2019-09-16",
-                           notified_at="2019-09-18T23:00:00Z")
-    assert "Reasons for the delay" not in text
-    assert "| Hours from discovery to notification | 71 |" in text
+                           notified_at="2019-09-18T23:00:00Z", delay_reason="")
+    assert "| Hours from awareness to notification (Art. 33(1)) | 71 | computed |" in text
+    assert "| not needed: notified within 72 hours | not provided |" in text
 
 
-def test_small_totals_in_the_regulator_report(sample_run: api.RunResult) -> None:
+def test_small_totals_in_the_public_notice(sample_run: api.RunResult) -> None:
     """A country table whose total would give away the one small country."""
     result = sample_run.result
     report = dict(result.report)
@@ -179,13 +204,20 @@ def test_small_totals_in_the_regulator_report(sample_run: api.RunResult) -> None
     crafted = type(result)(report=report, weekly_matches=result.weekly_matches,
                            campaigns=result.campaigns, countries=result.countries,
                            accounts=result.accounts)
-    figures = regulator.figures(crafted, 10)
+    figures = public_notice.figures(crafted, 10)
     show = figures.cells.show
     assert show("country:DE:upper") == "<10"
     assert show("accounts:upper") == "80"
     # 80 - 36 - 40 would be DE's count: FR (the smallest other) is withheld as well
     assert show("country:FR:upper") == "≥10" and show("country:US:upper") == "40"
     assert show("country:FR:lower") == "≥10"
+
+
+def test_the_public_notice_is_suppressed_and_says_so(sample_run: api.RunResult) -> None:
+    text = (sample_run.out_dir / "public-notice.md").read_text()
+    assert "For publication (GDPR Art. 34(3)(c))" in text
+    assert "| DE | <10 | <10 |" in text and "| total | 56 | 71 |" in text
+    assert "is not a maximum" in text
 
 
 def _hashes_under_tz(tz: str, root: Path) -> dict[str, str]:
@@ -235,6 +267,13 @@ def test_report_command_renders_one_format(sample_run: api.RunResult, tmp_path: 
     assert cli("--format", "md", "--out", str(tmp_path / "pm" / "post.md")).returncode == 0
     assert (tmp_path / "pm" / "charts" / "estimate_range.png").exists()
     assert cli("--format", "docx").returncode == 64
+    assert cli("--format", "regulator").returncode == 64  # a folder format needs --out
+    assert cli("--format", "md", "--follow-up-of", str(sample_run.out_dir / "manifest.json")
+               ).returncode == 64
+    folder = tmp_path / "notification"
+    assert cli("--format", "regulator", "--out", str(folder)).returncode == 0
+    for name in ("regulator.md", "regulator.html", "regulator.pdf", "regulator.json"):
+        assert (folder / name).read_bytes() == (sample_run.out_dir / name).read_bytes(), name
     table = cli("--format", "table")
     assert table.returncode == 0 and "\x1b[" not in table.stdout
     assert max(len(line) for line in table.stdout.splitlines()) <= 80

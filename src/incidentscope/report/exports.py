@@ -24,7 +24,8 @@ from datetime import datetime
 import polars as pl
 
 from incidentscope.config import Incident
-from incidentscope.report import regulator
+from incidentscope.report import authorities, public_notice
+from incidentscope.report.edpb_fields import date_basis
 from incidentscope.results import ReplayResult, iso_z
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -80,9 +81,10 @@ def campaigns(result: ReplayResult) -> pl.DataFrame:
 
 
 def accounts_by_country(result: ReplayResult, incident: Incident) -> pl.DataFrame:
-    cells = regulator.figures(result, incident.min_cell)
+    cells = public_notice.figures(result, incident.min_cell)
     show = cells.cells.show
-    rows = [(code, regulator.authority(code) or "", show(f"country:{code}:lower"),
+    on = date_basis(incident)[0]
+    rows = [(code, authorities.authority(code, None, on) or "", show(f"country:{code}:lower"),
              show(f"country:{code}:upper")) for code in cells.countries]
     if cells.unknown_country:
         rows.append(("unknown", "", show("country::lower"), show("country::upper")))

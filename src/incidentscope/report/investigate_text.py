@@ -13,8 +13,10 @@ from typing import Any
 from incidentscope.investigate import (
     CONTACT_YOU_GAVE,
     HEADLINE_LABELS,
+    NO_EVIDENCE,
     AccountExplanation,
     CandidateState,
+    Coverage,
     KeyHistory,
     LookupResult,
     MatchEvidence,
@@ -25,7 +27,7 @@ from incidentscope.investigate import (
 
 _PERIOD = {"in_window": "in window", "post_fix": "after the fix",
            "before_window": "before the window"}
-_WHY = {
+WHY = {
     "caused": "every candidate key may only have been restricted",
     "permitted": "every candidate key may only have been permitted",
     "uncertain": "the candidate keys' states allow both restricted and permitted",
@@ -36,15 +38,15 @@ _WHY = {
 # --------------------------------------------------------------------------- JSON
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat(timespec="microseconds" if value.microsecond else "seconds") + "Z"
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     return value
 
 
@@ -54,10 +56,10 @@ def to_json(result: AccountExplanation | LookupResult | WhatIfResult) -> dict[st
         def scenario(item: Scenario) -> dict[str, Any]:
             data = dataclasses.asdict(item)
             data.pop("report")
-            return dict(_plain(data))
+            return dict(plain(data))
         return {"baseline": scenario(result.baseline),
                 "variants": [scenario(v) for v in result.variants]}
-    data = dict(_plain(dataclasses.asdict(result)))
+    data = dict(plain(dataclasses.asdict(result)))
     if isinstance(result, LookupResult):
         data = {"contact": CONTACT_YOU_GAVE, **data}
     return data
@@ -81,14 +83,14 @@ def _state(state: SnapshotState) -> str:
     return f"{state.snapshot.isoformat()} {state.state}{purposes}"
 
 
-def _candidate_line(candidate: CandidateState, mark: str | None) -> str:
+def candidate_line(candidate: CandidateState, mark: str | None) -> str:
     after = "" if candidate.after is None else f" -> {_state(candidate.after)}"
     you = f"  <- {CONTACT_YOU_GAVE}" if mark and candidate.fingerprint == mark else ""
     return (f"{_fp(candidate.fingerprint)} {candidate.channel}: {_state(candidate.before)}"
             f"{after}{you}")
 
 
-def _logged(match: MatchEvidence) -> str:
+def logged_text(match: MatchEvidence) -> str:
     channel = match.channel or "no channel"
     identifier = (f"identifier {_fp(match.identifier_fingerprint)}" if match.identifier_logged
                   else "no identifier")
@@ -101,6 +103,26 @@ def _where(match: MatchEvidence) -> str:
     return "at a snapshot time" if match.exact else "between two snapshots"
 
 
+def _minute(moment: datetime | None) -> str:
+    return "unknown" if moment is None else moment.strftime("%Y-%m-%d %H:%M")
+
+
+def coverage_lines(coverage: Coverage | None) -> list[str]:
+    """What "no evidence" rests on: the window, the log in it, its gaps, the snapshots."""
+    if coverage is None:
+        return []
+    logged = (f"  logged matches in it from {_minute(coverage.first_logged_match)} to "
+              f"{_minute(coverage.last_logged_match)} UTC;"
+              if coverage.first_logged_match else "  no logged match in it;")
+    return [f"Coverage: the window {_minute(coverage.window_start)} to the fix at "
+            f"{_minute(coverage.fix_at)} UTC;", logged,
+            f"  {coverage.missing_log_days:,} days of the window without match log; "
+            f"{coverage.rejected_rows:,} input rows",
+            f"  rejected at load; snapshots {coverage.first_snapshot or '-'} to "
+            f"{coverage.last_snapshot or '-'}.",
+            "  A match the log does not hold is not ruled out."]
+
+
 def _headline(explanation: AccountExplanation) -> list[str]:
     counts = explanation.classes_in_window
     country = f" ({explanation.country})" if explanation.country else ""
@@ -108,6 +130,8 @@ def _headline(explanation: AccountExplanation) -> list[str]:
                                                      "permitted"))
     lines = [f"Account {explanation.account_id}{country}: {explanation.outcome.upper()}",
              f"In-window matches: {classes}"]
+    if explanation.outcome == NO_EVIDENCE:
+        lines += coverage_lines(explanation.coverage)
     if explanation.post_fix_caused:
         lines.append(f"After the fix: {explanation.post_fix_caused} caused (the fix did not hold)")
     return lines
@@ -142,7 +166,7 @@ def explain_text(explanation: AccountExplanation, *, mark: str | None = None) ->
         lines.append(f"{number:>3}. {_time(match.matched_at)}  {_PERIOD[match.period]}  "
                      f"{match.match_class.upper()}")
         lines.append(f"     {match.audience_id} ({match.audience_type}) of "
-                     f"{match.advertiser_id}; {_logged(match)}{copies}")
+                     f"{match.advertiser_id}; {logged_text(match)}{copies}")
         lines.append(f"     {_where(match)}; candidates:")
         if not match.candidates:
             lines.append("       none")
@@ -154,7 +178,7 @@ def explain_text(explanation: AccountExplanation, *, mark: str | None = None) ->
             else:
                 lines.append(f"         before {_state(candidate.before)}")
                 lines.append(f"         after  {_state(candidate.after)}")
-        lines.append(f"     => {match.match_class}: {_WHY[match.match_class]}")
+        lines.append(f"     => {match.match_class}: {WHY[match.match_class]}")
     return "\n".join(lines) + "\n"
 
 
@@ -182,11 +206,11 @@ def explain_md(explanation: AccountExplanation, *, mark: str | None = None,
               "| time (UTC) | audience | advertiser | type | period | logged | class | "
               "candidate keys: before -> after |", "|---|---|---|---|---|---|---|---|"]
     for match in explanation.matches:
-        candidates = "<br>".join(_md_cell(_candidate_line(c, mark)) for c in match.candidates)
+        candidates = "<br>".join(_md_cell(candidate_line(c, mark)) for c in match.candidates)
         lines.append(
             f"| {match.matched_at:%Y-%m-%d %H:%M:%S} | {match.audience_id} | "
             f"{match.advertiser_id} | {match.audience_type} | {_PERIOD[match.period]} | "
-            f"{_md_cell(_logged(match)[5:])} | **{match.match_class}** | "
+            f"{_md_cell(logged_text(match)[5:])} | **{match.match_class}** | "
             f"{candidates or 'none'} |")
     return "\n".join(lines) + "\n"
 
@@ -194,14 +218,33 @@ def explain_md(explanation: AccountExplanation, *, mark: str | None = None,
 # --------------------------------------------------------------------------- lookup
 
 
+_WITHHELD = {
+    "none": ["Not shown: the data of other people must not be disclosed to a requester",
+             "(GDPR Art. 15(4)). Give the requester's account with --account ID, or",
+             "--all-accounts for the controller's own investigation."],
+    "requested": ["Shown: the account(s) given with --account. The others are not shown",
+                  "(GDPR Art. 15(4)); --all-accounts lists them."],
+}
+
+
 def _lookup_head(result: LookupResult) -> list[str]:
     if not result.found:
         return [f"{CONTACT_YOU_GAVE.capitalize()} ({result.channel}) is not in this workspace:",
-                "no snapshot holds it and no logged match names it."]
+                "no snapshot holds it and no logged match names it: "
+                f"{NO_EVIDENCE}.", *coverage_lines(result.coverage)]
     lines = [f"{CONTACT_YOU_GAVE.capitalize()} ({result.channel}) is key "
-             f"{_fp(result.fingerprint)}.",
-             f"Held by {len(result.holdings)} account(s) in the snapshots; named in "
-             f"{result.logged_matches} logged in-scope match(es)."]
+             f"{_fp(result.fingerprint)}."]
+    total = len(result.explanations) + result.other_accounts
+    if result.shown in _WITHHELD:
+        lines.append(f"{total} account(s) held it in the snapshots or were matched with it.")
+        lines += _WITHHELD[result.shown]
+    for account in result.not_holding:
+        lines.append(f"  account {account}: never held it, and no logged match names it "
+                     "with that account")
+    if not result.explanations:
+        return lines
+    lines.append(f"Held by {len(result.holdings)} shown account(s) in the snapshots; named in "
+                 f"{result.logged_matches} logged in-scope match(es).")
     for history in result.holdings:
         runs = history.runs
         lines.append(f"  account {history.account_id}: from {runs[0].first_snapshot} to "

@@ -67,7 +67,9 @@ def postmortem(result: ReplayResult, top: int = 10) -> list[Block]:
              f"{', '.join(incident['audience_types'])}; contact normalization: "
              f"{incident['normalization']}."),
         Para("Internal document: counts are exact (no small-count suppression). The "
-             "publishable figures are in regulator.md and accounts_by_country.csv."),
+             "notification to the supervisory authority (regulator.md) is confidential and "
+             "exact too; the figures for publication, with small counts suppressed, are in "
+             "public-notice.md and accounts_by_country.csv."),
         Heading(2, "Affected accounts"),
         Table(("certain (lower)", "estimate", "possible (upper)"),
               ((n(affected["lower"]), n(affected["estimate"]), n(affected["upper"])),),

@@ -5,12 +5,27 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from incidentscope.config import Incident
-from incidentscope.report import charts, exports, html, json_report, markdown, regulator
+from incidentscope.diff import FollowUp
+from incidentscope.report import (
+    art34,
+    charts,
+    edpb,
+    exports,
+    html,
+    json_report,
+    markdown,
+    public_notice,
+    regulator,
+)
 from incidentscope.results import ReplayResult
 
-# `incidentscope report --format F` renders one of these (table is the terminal summary).
-FORMATS = ("table", "json", "md", "html", "regulator-md", "regulator-html", "regulator-pdf")
+# `incidentscope report --format F` renders one of these (table is the terminal summary;
+# `regulator` is the four regulator files together, into a folder).
+FORMATS = ("table", "json", "md", "html", "regulator-md", "regulator-html", "regulator-pdf",
+           "regulator-json", "regulator", "public-notice", "public-notice-html")
 BINARY_FORMATS = ("regulator-pdf",)
+FOLDER_FORMATS = ("regulator",)
+REGULATOR_FORMATS = ("regulator-md", "regulator-html", "regulator-pdf", "regulator-json")
 _FOOTER = "Made by incidentscope from the replay of incident {id}."
 
 
@@ -21,11 +36,6 @@ def _postmortem_html(result: ReplayResult) -> bytes:
                         _FOOTER.format(id=incident["id"])).encode("utf-8")
 
 
-def _regulator_html(result: ReplayResult, incident: Incident) -> bytes:
-    return html.to_html(regulator.blocks(result, incident), regulator.title(result), {},
-                        _FOOTER.format(id=incident.id)).encode("utf-8")
-
-
 def _postmortem_md(result: ReplayResult) -> dict[str, bytes]:
     files = {"report.md": markdown.render(result, chart_dir="charts").encode("utf-8")}
     files.update({f"charts/{name}.png": png
@@ -33,18 +43,41 @@ def _postmortem_md(result: ReplayResult) -> dict[str, bytes]:
     return files
 
 
+def _regulator(notice: edpb.Notice, incident: Incident, fmt: str) -> dict[str, bytes]:
+    document = regulator.layout(notice)
+    doc_title = f"Personal data breach notification: {notice.title}"
+    if fmt == "regulator-md":
+        return {"regulator.md": markdown.to_markdown(document).encode("utf-8")}
+    if fmt == "regulator-html":
+        return {"regulator.html": html.to_html(document, doc_title, {}, _FOOTER.format(
+            id=incident.id)).encode("utf-8")}
+    if fmt == "regulator-pdf":
+        return {"regulator.pdf": regulator.to_pdf(document, doc_title)}
+    return {"regulator.json": regulator.to_json(notice).encode("utf-8")}
+
+
 def render_format(result: ReplayResult, incident: Incident, fmt: str,
-                  name: str | None = None) -> dict[str, bytes]:
-    """One format: its file (called `name`, or the default name) and any companion files."""
+                  name: str | None = None, follow_up: FollowUp | None = None) -> dict[str, bytes]:
+    """One format: its file (called `name`, or the default name) and any companion files.
+
+    `follow_up` (a diff.FollowUp) makes the regulator formats a follow-up notification.
+    """
+    if fmt in (*REGULATOR_FORMATS, "regulator"):
+        notice = edpb.build(result, incident, follow_up)
+        files: dict[str, bytes] = {}
+        for one in (REGULATOR_FORMATS if fmt == "regulator" else (fmt,)):
+            files.update(_regulator(notice, incident, one))
+        return files if fmt == "regulator" or name is None else {
+            name: next(iter(files.values()))}
     builders: dict[str, Callable[[], dict[str, bytes]]] = {
         "json": lambda: {"report.json": json_report.render(result).encode("utf-8")},
         "md": lambda: _postmortem_md(result),
         "html": lambda: {"report.html": _postmortem_html(result)},
-        "regulator-md": lambda: {"regulator.md": markdown.to_markdown(
-            regulator.blocks(result, incident)).encode("utf-8")},
-        "regulator-html": lambda: {"regulator.html": _regulator_html(result, incident)},
-        "regulator-pdf": lambda: {"regulator.pdf": regulator.to_pdf(
-            regulator.blocks(result, incident), regulator.title(result))},
+        "public-notice": lambda: {"public-notice.md": markdown.to_markdown(
+            public_notice.blocks(result, incident)).encode("utf-8")},
+        "public-notice-html": lambda: {"public-notice.html": html.to_html(
+            public_notice.blocks(result, incident), public_notice.title(result), {},
+            _FOOTER.format(id=incident.id)).encode("utf-8")},
     }
     if fmt not in builders:
         raise ValueError(f"unknown report format {fmt!r}")
@@ -70,6 +103,8 @@ def render_all(result: ReplayResult, incident: Incident) -> dict[str, bytes]:
     """File name (relative to OUT) -> content. Deterministic for the same result."""
     files: dict[str, bytes] = {}
     for fmt in FORMATS[1:]:
-        files.update(render_format(result, incident, fmt))
+        if fmt not in REGULATOR_FORMATS:  # `regulator` builds the notification once for all
+            files.update(render_format(result, incident, fmt))
     files.update(exports.render_all(result, incident))
+    files.update(art34.render_all(result, incident))
     return dict(sorted(files.items()))

@@ -1,0 +1,327 @@
+"""The Art. 34 communication pack: notices to people, letters to advertisers and partners.
+
+Files (under `art34/` of a run's output folder; person-level ones are readable by their
+owner only, as everything the tool creates):
+- `notices.csv`, `notices.parquet`: mail-merge ready, one row per account in the upper
+  bound, keyed by `account_id` (never a contact value: join them to your own contact
+  system), with the language, the facts, and the rendered subject and text;
+- `notice.LANG.html` for each of LANGUAGES: one rendered example per language (the first
+  account in id order that has facts, the same account in every language; no account id
+  in it);
+- `letters.md`: one letter per advertiser and per data partner listing the audiences to
+  purge, with counts; `purge.csv`, `purge.parquet`: the same as a table.
+
+The per-person facts come from `ReplayResult.notice_facts` (schema in results.py). The
+notices are Jinja2 templates (`templates/art34/notice.LANG.txt.j2`): plain text, whose
+first line is the subject; the HTML example wraps the same text, escaped.
+
+Language: the account's `language` (a BCP 47 tag such as `de` or `pt-BR`, when `accounts`
+has that column) if it is one of LANGUAGES, else the language of its country
+(COUNTRY_LANGUAGE), else English.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from importlib import resources
+from typing import Any
+
+import polars as pl
+
+from incidentscope.config import Incident
+from incidentscope.report.document import Block, Heading, Para, Table
+from incidentscope.results import ReplayResult
+
+LANGUAGES = ("en", "de", "fr", "es", "it", "nl", "pt", "ja")
+# The language of a country's notices when the account names none. Multilingual countries
+# take their most spoken language of LANGUAGES (BE nl, CH de, LU fr); give `language` in
+# `accounts` to choose per person.
+COUNTRY_LANGUAGE: dict[str, str] = {
+    **dict.fromkeys(("DE", "AT", "LI", "CH"), "de"),
+    **dict.fromkeys(("FR", "LU", "MC"), "fr"),
+    **dict.fromkeys(("ES", "MX", "AR", "CO", "CL", "PE", "VE", "EC", "GT", "CU", "BO", "DO",
+                     "HN", "PY", "SV", "NI", "CR", "PA", "UY"), "es"),
+    **dict.fromkeys(("IT", "SM", "VA"), "it"),
+    **dict.fromkeys(("NL", "BE", "SR"), "nl"),
+    **dict.fromkeys(("PT", "BR", "AO", "MZ", "CV"), "pt"),
+    "JP": "ja",
+}
+MONTH_RANGE = " \u2013 "  # an en dash between the first and the last month
+CSP = "default-src 'none'; style-src 'unsafe-inline'"
+NOTICES_SCHEMA: dict[str, pl.DataType] = {
+    "account_id": pl.String(), "language": pl.String(), "language_source": pl.String(),
+    "class": pl.String(), "audiences": pl.Int64(), "advertisers": pl.String(),
+    "partners": pl.String(), "first_month": pl.String(), "last_month": pl.String(),
+    "ads_served": pl.Boolean(), "subject": pl.String(), "text": pl.String(),
+}
+
+
+def choose_language(language: str | None, country: str | None) -> tuple[str, str]:
+    """(language, where it came from: language | country | default)."""
+    if language:
+        base = language.strip().replace("_", "-").split("-")[0].lower()
+        if base in LANGUAGES:
+            return base, "language"
+    if country and country.strip().upper() in COUNTRY_LANGUAGE:
+        return COUNTRY_LANGUAGE[country.strip().upper()], "country"
+    return "en", "default"
+
+
+def recipients(result: ReplayResult) -> pl.DataFrame:
+    """Every account in the upper bound: account_id, certain, language, language_source."""
+    accounts = result.accounts.sort("account_id")
+    languages = (accounts["language"].to_list() if "language" in accounts.columns
+                 else [None] * accounts.height)
+    chosen = [choose_language(lang, country) for lang, country in
+              zip(languages, accounts["country"].to_list(), strict=True)]
+    return pl.DataFrame({
+        "account_id": accounts["account_id"].to_list(),
+        "certain": accounts["certain"].to_list(),
+        "language": [c[0] for c in chosen],
+        "language_source": [c[1] for c in chosen],
+    }, schema={"account_id": pl.Int64, "certain": pl.Boolean, "language": pl.String,
+               "language_source": pl.String})
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+@dataclass(frozen=True)
+class Membership:
+    audience_id: str
+    audience_type: str
+    advertiser_id: str
+    partner_id: str | None
+    first_month: str  # YYYY-MM
+    last_month: str
+    certain: bool
+
+    @property
+    def months(self) -> str:
+        return _months(self.first_month, self.last_month)
+
+
+@dataclass(frozen=True)
+class PersonFacts:
+    certain: bool
+    memberships: tuple[Membership, ...]
+    ads_served: bool
+
+
+@functools.cache
+def _environment() -> Any:
+    import jinja2
+
+    def load(name: str) -> str | None:
+        path = resources.files("incidentscope").joinpath("report", "templates", "art34", name)
+        return path.read_text("utf-8") if path.is_file() else None
+
+    return jinja2.Environment(loader=jinja2.FunctionLoader(load), autoescape=False,
+                              undefined=jinja2.StrictUndefined, trim_blocks=True,
+                              lstrip_blocks=True, keep_trailing_newline=True)
+
+
+def _months(first: str, last: str) -> str:
+    return first if first == last else f"{first}{MONTH_RANGE}{last}"
+
+
+def _context(incident: Incident, report: dict[str, Any]) -> dict[str, Any]:
+    note = incident.notification
+    return {"window_start": report["incident"]["window_start"][:10],
+            "fix_date": report["incident"]["fix_at"][:10],
+            "dpo_contact": note.text("dpo_contact"), "controller": note.text("controller")}
+
+
+def render_text(language: str, facts: PersonFacts, context: dict[str, Any]) -> tuple[str, str]:
+    """(subject, body) of one notice in `language`."""
+    template = _environment().get_template(f"notice.{language}.txt.j2")
+    text = template.render(certain=facts.certain, ads_served=facts.ads_served,
+                           audiences=facts.memberships, **context)
+    lines = [line.rstrip() for line in text.strip().splitlines()]
+    subject, body = lines[0], "\n".join(lines[1:]).strip("\n")
+    while "\n\n\n" in body:
+        body = body.replace("\n\n\n", "\n\n")
+    return subject, body + "\n"
+
+
+def paragraphs(body: str) -> Iterator[dict[str, Any]]:
+    """The body as blocks: a paragraph's `- ` lines make a list, other lines a paragraph."""
+    for chunk in body.strip().split("\n\n"):
+        text: list[str] = []
+        items: list[str] = []
+        for line in chunk.splitlines():
+            if line.startswith("- "):
+                if text:
+                    yield {"text": " ".join(text), "bullets": []}
+                    text = []
+                items.append(line[2:])
+            else:
+                if items:
+                    yield {"text": "", "bullets": items}
+                    items = []
+                text.append(line)
+        if text:
+            yield {"text": " ".join(text), "bullets": []}
+        if items:
+            yield {"text": "", "bullets": items}
+
+
+def render_html(language: str, subject: str, body: str) -> str:
+    from incidentscope.report.html import stylesheet
+
+    env = _environment().overlay(autoescape=True)
+    return str(env.get_template("notice.html.j2").render(
+        lang=language, subject=subject, blocks=list(paragraphs(body)), csp=CSP,
+        css=stylesheet()))
+
+
+# --------------------------------------------------------------------------- facts
+
+
+def _facts_by_account(result: ReplayResult) -> dict[int, PersonFacts]:
+    frame = result.notice_facts.sort("account_id", "first_month", "audience_id")
+    grouped: dict[int, list[dict[str, Any]]] = {}
+    for row in frame.iter_rows(named=True):
+        grouped.setdefault(int(row["account_id"]), []).append(row)
+    return {
+        account: PersonFacts(
+            any(bool(r["certain"]) for r in rows),
+            tuple(Membership(str(r["audience_id"]), str(r["audience_type"]),
+                             str(r["advertiser_id"]), r["partner_id"],
+                             str(r["first_month"]), str(r["last_month"]),
+                             bool(r["certain"])) for r in rows),
+            any(bool(r["ads_served"]) for r in rows))
+        for account, rows in grouped.items()}
+
+
+def notices(result: ReplayResult, incident: Incident) -> pl.DataFrame:
+    """The mail-merge table (NOTICES_SCHEMA), one row per account, sorted by account id."""
+    facts = _facts_by_account(result)
+    context = _context(incident, result.report)
+    rendered: dict[tuple[str, PersonFacts], tuple[str, str]] = {}  # many notices are alike
+    rows = []
+    for account, certain, language, source in recipients(result).iter_rows():
+        person = facts.get(account, PersonFacts(bool(certain), (), False))
+        person = PersonFacts(bool(certain) or person.certain, person.memberships,
+                             person.ads_served)
+        if (language, person) not in rendered:
+            rendered[language, person] = render_text(language, person, context)
+        subject, text = rendered[language, person]
+        months = sorted(month for m in person.memberships
+                        for month in (m.first_month, m.last_month))
+        rows.append((str(account), language, source, "caused" if person.certain else "possible",
+                     len(person.memberships),
+                     "; ".join(sorted({m.advertiser_id for m in person.memberships})),
+                     "; ".join(sorted({m.partner_id for m in person.memberships
+                                       if m.partner_id})),
+                     months[0] if months else None, months[-1] if months else None,
+                     person.ads_served, subject, text))
+    return pl.DataFrame(rows, schema=NOTICES_SCHEMA, orient="row")
+
+
+def example(result: ReplayResult) -> PersonFacts:
+    """The facts the per-language examples show: the first account in id order with facts,
+    else the first account, else an account with no facts."""
+    facts = _facts_by_account(result)
+    if facts:
+        return facts[min(facts)]
+    accounts = result.accounts.sort("account_id")
+    certain = bool(accounts["certain"][0]) if accounts.height else True
+    return PersonFacts(certain, (), False)
+
+
+# --------------------------------------------------------------------------- letters
+
+
+PURGE_SCHEMA: dict[str, pl.DataType] = {
+    "recipient_type": pl.String(), "recipient_id": pl.String(), "audience_id": pl.String(),
+    "audience_type": pl.String(), "accounts_lower": pl.Int64(), "accounts_upper": pl.Int64(),
+    "first_month": pl.String(), "last_month": pl.String(),
+}
+
+
+def purge(result: ReplayResult) -> pl.DataFrame:
+    """Per advertiser and per data partner, the audiences to purge with their counts:
+    accounts_lower (certainly caused memberships), accounts_upper (all flagged ones)."""
+    facts = result.notice_facts
+    parts = []
+    for kind, column in (("advertiser", "advertiser_id"), ("partner", "partner_id")):
+        parts.append(
+            facts.filter(pl.col(column).is_not_null())
+            .group_by(column, "audience_id", "audience_type")
+            .agg(pl.col("account_id").filter(pl.col("certain")).n_unique()
+                 .cast(pl.Int64).alias("accounts_lower"),
+                 pl.col("account_id").n_unique().cast(pl.Int64).alias("accounts_upper"),
+                 pl.col("first_month").min(), pl.col("last_month").max())
+            .select(pl.lit(kind).alias("recipient_type"),
+                    pl.col(column).alias("recipient_id"), "audience_id", "audience_type",
+                    "accounts_lower", "accounts_upper", "first_month", "last_month"))
+    return (pl.concat(parts).cast(PURGE_SCHEMA)  # type: ignore[arg-type]
+            .sort("recipient_type", "recipient_id", "audience_id"))
+
+
+def letters(result: ReplayResult, incident: Incident) -> list[Block]:
+    table = purge(result)
+    report = result.report
+    run = report["incident"]
+    controller = incident.notification.text("controller") or "The controller"
+    out: list[Block] = [
+        Heading(1, "Requests to purge audience memberships"),
+        Para(f"One letter per advertiser and per data partner whose audiences held accounts "
+             f"matched through contact data given only for security ({run['window_start']} "
+             f"to the fix at {run['fix_at']}). Counts are exact; confidential."),
+    ]
+    if table.height == 0:
+        out.append(Para("This run's replay result has no per-audience facts (notice_facts is "
+                        "empty): no letter can list audiences yet."))
+        return out
+    names = {"advertiser": "Advertiser", "partner": "Data partner"}
+    for (kind, recipient), rows in table.group_by("recipient_type", "recipient_id",
+                                                  maintain_order=True):
+        out += [
+            Heading(2, f"{names[str(kind)]} {recipient}"),
+            Para(f"{controller} asks {names[str(kind)].lower()} {recipient} to remove, from "
+                 "the audiences below, the memberships created by its matching error, and not "
+                 "to use them again. 'certain' counts accounts matched only through a "
+                 "security contact; 'up to' adds accounts the records cannot clear."),
+            Table(("audience", "type", "accounts, certain", "up to", "months"), tuple(
+                (str(r["audience_id"]), str(r["audience_type"]), f"{r['accounts_lower']:,}",
+                 f"{r['accounts_upper']:,}", _months(str(r["first_month"]),
+                                                     str(r["last_month"])))
+                for r in rows.iter_rows(named=True)), (False, False, True, True, False)),
+        ]
+    return out
+
+
+# --------------------------------------------------------------------------- files
+
+
+def _csv_cell(value: Any) -> Any:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+def render_all(result: ReplayResult, incident: Incident) -> dict[str, bytes]:
+    """Every file of the pack, by name under the output folder."""
+    from incidentscope.report.exports import to_csv, to_parquet
+    from incidentscope.report.markdown import to_markdown
+
+    files: dict[str, bytes] = {}
+    for name, frame in (("notices", notices(result, incident)), ("purge", purge(result))):
+        files[f"art34/{name}.csv"] = to_csv(frame.columns, [
+            [_csv_cell(v) for v in row] for row in frame.iter_rows()])
+        files[f"art34/{name}.parquet"] = to_parquet(frame)
+    context = _context(incident, result.report)
+    sample = example(result)
+    for language in LANGUAGES:
+        subject, body = render_text(language, sample, context)
+        files[f"art34/notice.{language}.html"] = render_html(
+            language, subject, body).encode("utf-8")
+    files["art34/letters.md"] = to_markdown(letters(result, incident)).encode("utf-8")
+    return files
