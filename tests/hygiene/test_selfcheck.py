@@ -43,9 +43,6 @@ def test_every_case_has_tests() -> None:
         f"tests/reliability: {sorted(cases - marked, key=int)}")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "cases 14-22 (tests/reliability/test_rel_inputs2.py, test_rel_process2.py, issue 20) have "
-    "no entry in tools/reliability_cases.toml yet; remove this mark once they do"))
 def test_every_marked_test_has_a_case() -> None:
     cases = set(selfcheck.load_catalog().cases)
     strays: dict[str, list[str]] = {}
