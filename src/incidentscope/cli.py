@@ -107,6 +107,21 @@ def _days(value: str) -> str:
     return value
 
 
+def _folder(value: Path | None) -> Path | None:
+    """A folder to write into: a folder, or a path where one can be made; not a file, nor
+    a path under a file."""
+    if value is None:
+        return None
+    for path in (value, *value.parents):
+        if path.is_symlink() or path.exists():
+            if not path.is_dir():
+                raise InvalidOption("a folder to write into; this path is a file"
+                                    if path == value else "a folder to write into; this "
+                                    "path lies under a file")
+            break
+    return value
+
+
 def _file_format(value: str) -> str:
     if value not in ("csv", "parquet"):
         raise InvalidOption("csv or parquet")
@@ -288,7 +303,8 @@ def status(incident: IncidentArg, db: DbOpt = None, output: FormatOpt = Format.t
 
 @app.command()
 def generate(
-    out: Annotated[Path, typer.Argument(help="Folder to write the scenario into.")],
+    out: Annotated[Path, typer.Argument(callback=_folder,
+                                        help="Folder to write the scenario into.")],
     accounts: Annotated[int, typer.Option(
         min=10, max=100_000_000, help="Number of accounts, 10 to 100,000,000.")] = 2000,
     snapshot_every: Annotated[str, typer.Option(
@@ -332,7 +348,8 @@ def generate(
 
 @app.command()
 def demo(
-    out: Annotated[Path, typer.Option("--out", help="Folder for the demo run.")] = Path(
+    out: Annotated[Path, typer.Option("--out", callback=_folder,
+                                      help="Folder for the demo run.")] = Path(
         "incidentscope-demo"),
 ) -> None:
     """Run the whole pipeline on the bundled sample data and show where each report is.
@@ -645,6 +662,14 @@ def main() -> None:
     except TyperException as exc:  # a usage error: bad option or argument
         sys.stderr.write(f"error: {_usage_message(exc)}\n")
         sys.exit(int(ExitCode.USAGE))
+    except OSError as exc:  # reading or writing failed where no command said so itself
+        if caused_by_interrupt(exc):
+            _exit_interrupted()
+        if debug:
+            traceback.print_exc()
+        where = f"{exc.filename}: " if exc.filename else ""
+        sys.stderr.write(f"error: {_line(where)}{exc.strerror or type(exc).__name__}\n")
+        sys.exit(int(ExitCode.IO))
     except SystemExit as exc:
         if exc.code not in (0, None) and caused_by_interrupt(exc):
             _exit_interrupted()
