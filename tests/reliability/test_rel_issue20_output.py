@@ -216,3 +216,19 @@ def test_markdown_escape_keeps_edges_and_block_starts() -> None:
         tokens = MD.parse(markdown.escape(text, block_start=True) + "\n")
         assert [t.type for t in tokens] == ["paragraph_open", "inline", "paragraph_close"]
         assert "".join(c.content for c in tokens[1].children or []) == text
+
+
+# -- found by case 14: a file where a folder to write into was expected --------------------------
+@pytest.mark.case(14)
+@pytest.mark.parametrize(("args", "code"), [
+    (["generate", "{file}"], 64), (["generate", "{file}/x"], 64), (["demo", "--out", "{file}"], 64),
+    (["generate", "/proc/incidentscope-unwritable"], 74)])
+def test_a_file_given_as_a_folder_to_write_is_one_line(args: list[str], code: int,
+                                                       tmp_path: Path, figure: Figure) -> None:
+    afile = tmp_path / "a-file.txt"
+    afile.write_text("x\n")
+    figure.tried += 1
+    got, stdout, stderr = invoke(*(a.format(file=afile) for a in args))
+    assert (got, stdout) == (code, ""), stderr  # was 70 (FileExistsError, NotADirectoryError)
+    assert len(stderr.splitlines()) == 1 and stderr.startswith("error: ")
+    assert afile.read_text() == "x\n"
