@@ -91,7 +91,7 @@ def _memory_limit(value: str | None) -> str | None:
 
 ThreadsOpt = Annotated[int | None, typer.Option(
     "--threads", min=1, max=MAX_THREADS,
-    help=f"DuckDB threads, 1 to {MAX_THREADS} (default: one per core).")]
+    help="DuckDB threads (default: one per core).")]
 MemoryOpt = Annotated[
     str | None, typer.Option("--memory-limit", callback=_memory_limit,
                              help="DuckDB memory limit, 1MB to 1000TB, e.g. 4GB (default: "
@@ -306,20 +306,20 @@ def generate(
     out: Annotated[Path, typer.Argument(callback=_folder,
                                         help="Folder to write the scenario into.")],
     accounts: Annotated[int, typer.Option(
-        min=10, max=100_000_000, help="Number of accounts, 10 to 100,000,000.")] = 2000,
+        min=10, max=100_000_000, help="Number of accounts.")] = 2000,
     snapshot_every: Annotated[str, typer.Option(
         callback=_days, help="Snapshot cadence, 1d to 3650d, e.g. 1d, 7d, 30d.")] = "7d",
     seed: Annotated[int, typer.Option(
-        min=0, max=2**63 - 1, help="Random seed (0 or more); same seed, same files.")] = 1,
+        min=0, max=2**63 - 1, help="Random seed; same seed, same files.")] = 1,
     hashed: Annotated[bool, typer.Option(help="Write contact_sha256 instead of raw contacts.")]
     = False,
     file_format: Annotated[str, typer.Option(
         "--file-format", callback=_file_format, help="csv or parquet.")] = "csv",
     identifier_share: Annotated[float, typer.Option(
-        min=0.0, max=1.0, help="Share of match rows that log channel and identifier, 0 to 1.")]
+        min=0.0, max=1.0, help="Share of match rows that log channel and identifier.")]
     = 0.7,
     matches_total: Annotated[int | None, typer.Option(
-        min=1, max=10**9, help="Target number of match rows (benchmarks), 1 to 10^9.")]
+        min=1, max=10**9, help="Target number of match rows (benchmarks).")]
     = None,
     damage: Annotated[bool, typer.Option(help="Lost log days, duplicates, malformed rows.")]
     = True,
