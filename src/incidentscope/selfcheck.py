@@ -62,6 +62,19 @@ CASES: dict[str, tuple[str, str]] = {
            "every cell starting with = + - @ TAB CR is defused; long ids kept whole"),
     "13": ("Ctrl-C (SIGINT) at random moments during `run`",
            "`interrupted: ...`, exit 130, nothing in OUT, workspace all-or-nothing"),
+    "14": ("Every option and argument of every command, read from the CLI itself "
+           "(Hypothesis-generated values: wrong types, range edges, NaN, huge numbers, "
+           "choices, files, folders, missing and unwritable paths, paths under a file, "
+           "phone numbers and email addresses, extra arguments, unknown options)",
+           "a documented exit code, never 70; an error is one `error:` line, the last; a "
+           "value that could be data is never echoed; log lines never wrap"),
+    "15": ("Every renderer (terminal, Markdown, HTML, PDF, CSV, Parquet, JSON) over "
+           "generated hostile text in every id and name column and the incident file's text "
+           "(control characters, bare CR, NUL, U+2028, bidi and invisible characters, rich "
+           "markup, Markdown and HTML metacharacters, formula prefixes, long strings); one "
+           "end-to-end case through `run`",
+           "parsed back (CommonMark, html.parser, PDF text, csv, polars), each value is one "
+           "cell or text node as the document model shows it, never structure"),
 }
 
 DEFECTS = (
@@ -111,9 +124,37 @@ DEFECTS = (
     "figures are now one query per slice of accounts, whose figures add up (replay.py, "
     "sql/07_delivery_exposure.sql; tests/property/test_differential.py and "
     "tests/unit/test_replay_edges.py run it in many slices; docs/benchmarks.md).",
+    "Issue 20, R1: a bare CR in a campaign name (a CRLF file) made a Markdown heading in "
+    "report.md. The document model shows every control and invisible character as a "
+    "visible escape once, and each renderer escapes its own syntax (report/document.py, "
+    "markdown.py, html.py, terminal.py; case 15).",
+    "Issue 20, C2: square brackets in ids were read as rich markup: `adv_001[/x]` was exit "
+    "70 after OUT was written, `[link=...]cmp_005[/link]` showed as `cmp_005`. Every value "
+    "reaches rich as plain text (report/terminal.py, cli.py's progress printer; case 15).",
+    "Issue 20, D6: a negative account id gained a leading `'` in notification.csv but not "
+    "in the Parquet file; formulas are defused in text columns only (report/exports.py; "
+    "case 12).",
+    "Issue 20, C9: options had no range: `--memory-limit lots`, `--threads -3`, `generate "
+    "--accounts 0`, `--file-format xlsx`, `--identifier-share 7` were exit 70 and "
+    "`--threads 100000` hung; `incidentscope` alone printed an empty `error:` line. Every "
+    "option has a range and a one-line usage error, 64 (cli.py; case 14).",
+    "Issue 20, L2: `lookup --phone +49 151 1234 5678` unquoted echoed the number in "
+    "\"unexpected extra argument(s)\"; no usage error repeats a value (cli.py; case 14).",
+    "Progress lines wrapped at 80 columns in the middle of a file name when stderr was not "
+    "a terminal; they never wrap now, and show control characters as escapes (cli.py; "
+    "case 14).",
+    "`generate` into a file or under one, `demo --out` a file, and an unwritable target "
+    "were internal errors (70); they are 64 and 74, and any OS error no command reports "
+    "is one line, 74 (cli.py; found by case 14).",
 )
 
-KNOWN: tuple[str, ...] = ()
+KNOWN: tuple[str, ...] = (
+    "The regulator PDF cannot lay out a table row taller than a page: a `[report]` text "
+    "shown in a table (`controller`, 7,000 characters) makes fpdf2 raise ValueError, exit "
+    "70 (report/regulator.py; case 15, a strict xfail).",
+    "Issue 20, C7 (fixed in another change): `what-if --fix-at 0001-01-01T00:30:00+01:00` "
+    "raises OverflowError, exit 70; case 14 counts such calls as known.",
+)
 
 def run_suite(long: bool, figures: Path) -> int:
     tests = ROOT / "tests" / "reliability"
