@@ -29,13 +29,15 @@ import typer.main
 from cli_inproc import invoke
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from relhelp import LONG, Figure
+from relhelp import Figure
 
 from incidentscope.cli import app
 from incidentscope.errors import ExitCode
 from workspace_fixtures import CANARY_EMAIL, CANARY_PHONE, write_small_case
 
-EXAMPLES = 1000 if LONG else 60
+# Calls per run: CI (derandomized, bounded) and the long run (`pytest -m slow`, or
+# `python -m incidentscope.selfcheck --long`).
+CI, SLOW = 60, 1000
 DOCUMENTED = {int(c) for c in ExitCode} - {int(ExitCode.INTERNAL), int(ExitCode.INTERRUPTED)}
 # Values that could be personal data: never in a usage error, never echoed by `lookup`.
 DATA = (CANARY_PHONE, CANARY_EMAIL, "+49 151 1234 5678", "+4915112345678",
@@ -293,13 +295,12 @@ def known_defect(call: Call, code: int, stderr: str) -> str | None:
     return None
 
 
-@pytest.mark.case(14)
-@settings(max_examples=EXAMPLES, deadline=None, derandomize=not LONG,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture,
-                                 HealthCheck.data_too_large])
-@given(data=st.data())
-def test_every_option_of_every_command(data: st.DataObject, place: Place,
-                                       figure: Figure) -> None:
+SETTINGS = {"deadline": None,
+            "suppress_health_check": [HealthCheck.too_slow, HealthCheck.function_scoped_fixture,
+                                      HealthCheck.data_too_large]}
+
+
+def _one_call(data: st.DataObject, place: Place, figure: Figure) -> None:
     fresh = Path(tempfile.mkdtemp(dir=place.scratch))
     try:
         call = data.draw(calls(place, fresh), label="call")
@@ -324,10 +325,27 @@ def test_every_option_of_every_command(data: st.DataObject, place: Place,
         shutil.rmtree(fresh, ignore_errors=True)
 
 
+@pytest.mark.case(14)
+@settings(max_examples=CI, derandomize=True, **SETTINGS)  # type: ignore[arg-type]
+@given(data=st.data())
+def test_every_option_of_every_command(data: st.DataObject, place: Place,
+                                       figure: Figure) -> None:
+    _one_call(data, place, figure)
+
+
+@pytest.mark.slow
+@pytest.mark.case(14)
+@settings(max_examples=SLOW, **SETTINGS)  # type: ignore[arg-type]
+@given(data=st.data())
+def test_every_option_of_every_command_long(data: st.DataObject, place: Place,
+                                            figure: Figure) -> None:
+    _one_call(data, place, figure)
+
+
 def test_every_command_has_a_valid_baseline(place: Place, tmp_path: Path) -> None:
     """The generator starts from a call that works: a command added without a baseline
-    here is still fuzzed, from guesses, and this names it (demo, 3 s, in the long run)."""
-    for command in sorted(c for c in COMMANDS if LONG or c != "demo"):
+    here is still fuzzed, from guesses, and this names it (demo, 3 s, is left out)."""
+    for command in sorted(c for c in COMMANDS if c != "demo"):
         args = baseline(command, place, tmp_path)
         code, _, stderr = invoke(command, *args)
         assert code == 0, (command, stderr[-300:])

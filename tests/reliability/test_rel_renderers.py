@@ -22,7 +22,7 @@ from hostile import Hostile, build, hostile_text, hostile_values
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from markdown_it import MarkdownIt
-from relhelp import LONG, Figure, query
+from relhelp import Figure, query
 from rich.cells import cell_len
 from rich.console import Console
 
@@ -31,7 +31,9 @@ from incidentscope.report.document import Block, Bullets, Chart, Heading, Para, 
 from incidentscope.report.html import to_html
 from workspace_fixtures import write_small_case
 
-EXAMPLES = 1000 if LONG else 40
+# Examples per run: CI (derandomized, bounded) and the long run (`pytest -m slow`, or
+# `python -m incidentscope.selfcheck --long`).
+CI, SLOW = 40, 1000
 CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
 MD = MarkdownIt("commonmark").enable("table")
 
@@ -286,7 +288,7 @@ def all_problems(values: Hostile, pdf: bool = False) -> tuple[int, list[str]]:
     return checked, problems
 
 
-SETTINGS = {"deadline": None, "derandomize": not LONG,
+SETTINGS = {"deadline": None,
             "suppress_health_check": [HealthCheck.too_slow, HealthCheck.function_scoped_fixture,
                                       HealthCheck.data_too_large]}
 
@@ -301,30 +303,60 @@ def _check(values: Hostile, figure: Figure, pdf: bool = False) -> None:
 
 
 @pytest.mark.case(15)
-@settings(max_examples=EXAMPLES, **SETTINGS)  # type: ignore[arg-type]
+@settings(max_examples=CI, derandomize=True, **SETTINGS)  # type: ignore[arg-type]
 @given(values=hostile_values())
 def test_every_renderer_shows_each_hostile_value_as_one_cell(values: Hostile,
                                                              figure: Figure) -> None:
     _check(values, figure)
 
 
+@pytest.mark.slow
 @pytest.mark.case(15)
-@settings(max_examples=EXAMPLES // 4, **SETTINGS)  # type: ignore[arg-type]
+@settings(max_examples=SLOW, **SETTINGS)  # type: ignore[arg-type]
+@given(values=hostile_values())
+def test_every_renderer_shows_each_hostile_value_as_one_cell_long(values: Hostile,
+                                                                  figure: Figure) -> None:
+    _check(values, figure)
+
+
+@pytest.mark.case(15)
+@settings(max_examples=CI // 4, derandomize=True, **SETTINGS)  # type: ignore[arg-type]
 @given(values=hostile_values())
 def test_the_regulator_pdf_lays_out_each_hostile_value(values: Hostile, figure: Figure) -> None:
     _check(values, figure, pdf=True)
 
 
+@pytest.mark.slow
 @pytest.mark.case(15)
-@settings(max_examples=EXAMPLES * 5, deadline=None, derandomize=not LONG)
-@given(text=hostile_text(max_tokens=12))
-def test_the_model_leaves_no_control_character_to_a_renderer(text: str) -> None:
+@settings(max_examples=SLOW // 4, **SETTINGS)  # type: ignore[arg-type]
+@given(values=hostile_values())
+def test_the_regulator_pdf_lays_out_each_hostile_value_long(values: Hostile,
+                                                            figure: Figure) -> None:
+    _check(values, figure, pdf=True)
+
+
+def _model_check(text: str) -> None:
     for block in (Heading(1, text), Para(text), Bullets((text,)), Table((text,), ((text,),)),
                   Chart("x", text)):
         for value in texts([block], with_charts=True):
             assert not CONTROL.search(value) and "\t" not in value and "\n" not in value
             assert printable(value) == value  # normalized once: idempotent
     assert printable(text).replace("\\r", "").count("\r") == 0
+
+
+@pytest.mark.case(15)
+@settings(max_examples=CI * 5, deadline=None, derandomize=True)
+@given(text=hostile_text(max_tokens=12))
+def test_the_model_leaves_no_control_character_to_a_renderer(text: str) -> None:
+    _model_check(text)
+
+
+@pytest.mark.slow
+@pytest.mark.case(15)
+@settings(max_examples=SLOW * 5, deadline=None)
+@given(text=hostile_text(max_tokens=12))
+def test_the_model_leaves_no_control_character_to_a_renderer_long(text: str) -> None:
+    _model_check(text)
 
 
 # -- one end-to-end case through `incidentscope run` -----------------------------------------
@@ -364,13 +396,14 @@ def _quoted(value: str) -> str:
     return buffer.getvalue()
 
 
-@pytest.mark.case(15)
-@settings(max_examples=25 if LONG else 2, deadline=None, derandomize=not LONG,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
-@given(ids=st.lists(hostile_text(max_tokens=4, long=False).filter(
-    lambda v: v.strip() and "\x00" not in v), min_size=10, max_size=10, unique=True))
-def test_hostile_ids_through_run(ids: list[str], tmp_path_factory: pytest.TempPathFactory,
-                                 figure: Figure) -> None:
+IDS = st.lists(hostile_text(max_tokens=4, long=False).filter(
+    lambda v: v.strip() and "\x00" not in v), min_size=10, max_size=10, unique=True)
+E2E = {"deadline": None,
+       "suppress_health_check": [HealthCheck.too_slow, HealthCheck.function_scoped_fixture]}
+
+
+def _through_run(ids: list[str], tmp_path_factory: pytest.TempPathFactory,
+                 figure: Figure) -> None:
     root = tmp_path_factory.mktemp("hostile-run")
     incident, data = _hostile_case(root, ids)
     code, stdout, stderr = invoke("run", str(incident), "--data", str(data),
@@ -410,6 +443,25 @@ def test_hostile_ids_through_run(ids: list[str], tmp_path_factory: pytest.TempPa
         figure.notes.extend(problems[:3])
     assert not problems, problems
 
+
+
+
+
+@pytest.mark.case(15)
+@settings(max_examples=2, derandomize=True, **E2E)  # type: ignore[arg-type]
+@given(ids=IDS)
+def test_hostile_ids_through_run(ids: list[str], tmp_path_factory: pytest.TempPathFactory,
+                                 figure: Figure) -> None:
+    _through_run(ids, tmp_path_factory, figure)
+
+
+@pytest.mark.slow
+@pytest.mark.case(15)
+@settings(max_examples=25, **E2E)  # type: ignore[arg-type]
+@given(ids=IDS)
+def test_hostile_ids_through_run_long(ids: list[str], tmp_path_factory: pytest.TempPathFactory,
+                                      figure: Figure) -> None:
+    _through_run(ids, tmp_path_factory, figure)
 
 
 @pytest.mark.case(15)
