@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import sys
 import traceback
@@ -66,11 +67,70 @@ DbOpt = Annotated[
 ]
 FormatOpt = Annotated[Format, typer.Option("--format", help="table, json or md.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")]
-ThreadsOpt = Annotated[int | None, typer.Option("--threads", help="DuckDB threads.")]
+
+
+class InvalidOption(typer.BadParameter):
+    """An option value out of its range; the message names the range, never the value."""
+
+
+MAX_THREADS = 1024
+_SIZE = re.compile(r"\s*([0-9]{1,15}(?:\.[0-9]{1,6})?)\s*([KMGT])(i?B)?\s*", re.IGNORECASE)
+MEMORY_RANGE = (10**6, 10**15)  # 1MB to 1000TB
+
+
+def _memory_limit(value: str | None) -> str | None:
+    """--memory-limit: a size such as 4GB or 512MiB, from 1MB to 1000TB, as DuckDB reads it."""
+    if value is None:
+        return None
+    match = _SIZE.fullmatch(value)
+    if match is None:
+        raise InvalidOption("a size such as 4GB or 512MiB (units KB, MB, GB, TB, KiB, MiB, "
+                            "GiB, TiB)")
+    number, prefix, suffix = match.group(1), match.group(2).upper(), (match.group(3) or "B")
+    base = 1024 if suffix.lower() == "ib" else 1000
+    size = float(number) * base ** ("KMGT".index(prefix) + 1)
+    if not MEMORY_RANGE[0] <= size <= MEMORY_RANGE[1]:
+        raise InvalidOption("from 1MB to 1000TB")
+    return f"{number}{prefix}{'iB' if base == 1024 else 'B'}"
+
+
+ThreadsOpt = Annotated[int | None, typer.Option(
+    "--threads", min=1, max=MAX_THREADS,
+    help="DuckDB threads (default: one per core).")]
 MemoryOpt = Annotated[
-    str | None, typer.Option("--memory-limit", help="DuckDB memory limit, e.g. 4GB (default: "
-                              "3GB, or 60% of memory if less; DuckDB spills beyond it).")
+    str | None, typer.Option("--memory-limit", callback=_memory_limit,
+                             help="DuckDB memory limit, 1MB to 1000TB, e.g. 4GB (default: "
+                                  "3GB, or 60% of memory if less; DuckDB spills beyond it).")
 ]
+
+
+def _days(value: str) -> str:
+    """--snapshot-every: 1d to 3650d."""
+    match = re.fullmatch(r"([0-9]{1,4})d", value)
+    if match is None or not 1 <= int(match.group(1)) <= 3650:
+        raise InvalidOption("a number of days from 1d to 3650d, such as 7d")
+    return value
+
+
+def _folder(value: Path | None) -> Path | None:
+    """A folder to write into: a folder, or a path where one can be made; not a file, nor
+    a path under a file."""
+    if value is None:
+        return None
+    for path in (value, *value.parents):
+        if path.is_symlink() or path.exists():
+            if not path.is_dir():
+                raise InvalidOption("a folder to write into; this path is a file"
+                                    if path == value else "a folder to write into; this "
+                                    "path lies under a file")
+            break
+    return value
+
+
+def _file_format(value: str) -> str:
+    if value not in ("csv", "parquet"):
+        raise InvalidOption("csv or parquet")
+    return value
 
 
 def _stdout() -> Any:
@@ -83,9 +143,14 @@ def _progress(quiet: bool) -> Any:
     if quiet:
         return None
     from rich.console import Console
+    from rich.text import Text
 
-    console = Console(stderr=True, highlight=False)
-    return lambda message: console.print(f"[dim]{message}[/dim]")
+    from incidentscope.report.document import printable
+
+    # A message names files: plain text (never markup), control characters escaped, and
+    # never wrapped (soft_wrap), also when stderr is a log file or CI (80 columns).
+    console = Console(stderr=True, highlight=False, soft_wrap=True)
+    return lambda message: console.print(Text(printable(str(message)), style="dim"))
 
 
 def _local_data(data: str) -> Path:
@@ -104,6 +169,13 @@ def _warn(notes: list[str]) -> None:
     column, say, changes the figures, so no command may let it pass unseen."""
     for note in notes:
         sys.stderr.write(f"warning: {note}\n")
+
+
+def _line(value: object) -> str:
+    """A path or message as one line of a log: control characters shown as escapes."""
+    from incidentscope.report.document import printable
+
+    return printable(str(value))
 
 
 def _emit_json(data: object) -> None:
@@ -224,7 +296,7 @@ def run(
     _show_result(outcome.result, output)
     if not quiet:
         for path in outcome.outputs:
-            sys.stderr.write(f"wrote {path}\n")
+            sys.stderr.write(f"wrote {_line(path)}\n")
 
 
 @app.command()
@@ -245,17 +317,24 @@ def status(incident: IncidentArg, db: DbOpt = None, output: FormatOpt = Format.t
 
 @app.command()
 def generate(
-    out: Annotated[Path, typer.Argument(help="Folder to write the scenario into.")],
-    accounts: Annotated[int, typer.Option(help="Number of accounts.")] = 2000,
-    snapshot_every: Annotated[str, typer.Option(help="Snapshot cadence, e.g. 1d, 7d, 30d.")] = "7d",
-    seed: Annotated[int, typer.Option(help="Random seed; same seed, same files.")] = 1,
+    out: Annotated[Path, typer.Argument(callback=_folder,
+                                        help="Folder to write the scenario into.")],
+    accounts: Annotated[int, typer.Option(
+        min=10, max=100_000_000, help="Number of accounts.")] = 2000,
+    snapshot_every: Annotated[str, typer.Option(
+        callback=_days, help="Snapshot cadence, 1d to 3650d, e.g. 1d, 7d, 30d.")] = "7d",
+    seed: Annotated[int, typer.Option(
+        min=0, max=2**63 - 1, help="Random seed; same seed, same files.")] = 1,
     hashed: Annotated[bool, typer.Option(help="Write contact_sha256 instead of raw contacts.")]
     = False,
-    file_format: Annotated[str, typer.Option("--file-format", help="csv or parquet.")] = "csv",
-    identifier_share: Annotated[
-        float, typer.Option(help="Share of match rows that log channel and identifier.")] = 0.7,
-    matches_total: Annotated[
-        int | None, typer.Option(help="Target number of match rows (benchmarks).")] = None,
+    file_format: Annotated[str, typer.Option(
+        "--file-format", callback=_file_format, help="csv or parquet.")] = "csv",
+    identifier_share: Annotated[float, typer.Option(
+        min=0.0, max=1.0, help="Share of match rows that log channel and identifier.")]
+    = 0.7,
+    matches_total: Annotated[int | None, typer.Option(
+        min=1, max=10**9, help="Target number of match rows (benchmarks).")]
+    = None,
     damage: Annotated[bool, typer.Option(help="Lost log days, duplicates, malformed rows.")]
     = True,
     uploads: Annotated[bool, typer.Option(
@@ -311,7 +390,8 @@ def generate(
 
 @app.command()
 def demo(
-    out: Annotated[Path, typer.Option("--out", help="Folder for the demo run.")] = Path(
+    out: Annotated[Path, typer.Option("--out", callback=_folder,
+                                      help="Folder for the demo run.")] = Path(
         "incidentscope-demo"),
 ) -> None:
     """Run the whole pipeline on the bundled sample data and show where each report is.
@@ -325,7 +405,7 @@ def demo(
     outcome = api.run(incident, data, out / "report", db_path=db, progress=_progress(False))
     _show_result(outcome.result, Format.table)
     for path in outcome.outputs:
-        sys.stdout.write(f"report: {path}\n")
+        sys.stdout.write(f"report: {_line(path)}\n")
 
 
 @app.command()
@@ -352,13 +432,13 @@ def verify(
 
     outcome = manifest.verify(manifest_path, data, incident_path=incident, key_path=key)
     for line in outcome.changed_inputs:
-        sys.stdout.write(f"input changed: {line}\n")
+        sys.stdout.write(f"input changed: {_line(line)}\n")
     for line in outcome.output_differences:
-        sys.stdout.write(f"output differs: {line}\n")
+        sys.stdout.write(f"output differs: {_line(line)}\n")
     for line in outcome.figure_differences:
-        sys.stdout.write(f"figure differs: {line}\n")
+        sys.stdout.write(f"figure differs: {_line(line)}\n")
     for line in outcome.notes:
-        sys.stderr.write(f"note: {line}\n")
+        sys.stderr.write(f"note: {_line(line)}\n")
     if outcome.match:
         sys.stdout.write("MATCH\n")
     else:
@@ -390,7 +470,8 @@ def history(incident: IncidentArg, db: DbOpt = None, output: FormatOpt = Format.
 @app.command()
 def explain(
     incident: IncidentArg,
-    account_id: Annotated[int, typer.Argument(help="The account to explain (its id).")],
+    account_id: Annotated[int, typer.Argument(
+        min=-(2**63), max=2**63 - 1, help="The account to explain (its id, a 64-bit integer).")],
     db: DbOpt = None,
     output: FormatOpt = Format.table,
 ) -> None:
@@ -561,7 +642,7 @@ def report(
         return
     for path in write_outputs(out if folder else out.parent, files):
         if not quiet:
-            sys.stderr.write(f"wrote {path}\n")
+            sys.stderr.write(f"wrote {_line(path)}\n")
 
 
 @app.command()
@@ -635,6 +716,62 @@ def _show_warning(message: Warning | str, category: type[Warning], filename: str
         _python_showwarning(message, category, filename, lineno, file, line)
 
 
+# A name the user typed that is echoed in a usage error (an unknown option or command):
+# only if it looks like a name. Anything else could be data (`lookup --phone +49 151 ...`).
+_NAME = re.compile(r"--?[a-z][a-z0-9-]{0,30}|[a-z][a-z0-9-]{0,30}")
+
+
+def _usage_message(exc: TyperException) -> str:
+    """The one line of a usage error, naming options and reasons, never a value.
+
+    typer (and its click) would echo values: extra arguments (`Got unexpected extra
+    argument(s) (151 1234 5678)`), an unknown command, a value not among the choices
+    (`'xml' is not one of ...`), any value it cannot convert (`Value 'x' is not a valid
+    ...`). This keeps only what names the command line's own parts: option and argument
+    names, the allowed choices and ranges.
+    """
+    from typer._click import exceptions as click_errors
+
+    if isinstance(exc, click_errors.NoArgsIsHelpError):
+        return "no command given; the commands are listed above ('incidentscope --help')"
+    if isinstance(exc, click_errors.NoSuchOption):
+        name = exc.option_name if _NAME.fullmatch(exc.option_name) else None
+        text = f"no such option: {name}" if name else "no such option"
+        if exc.possibilities:
+            text += f" (possible options: {', '.join(sorted(exc.possibilities))})"
+        return text
+    if isinstance(exc, click_errors.MissingParameter):
+        return _line(exc.format_message())
+    if isinstance(exc, click_errors.BadParameter):
+        where = exc.format_message().split(": ", 1)[0]  # "Invalid value for '--threads'"
+        message = exc.message
+        if isinstance(exc, InvalidOption) or message.startswith("Input should be"):
+            reason = message  # ours, or pydantic's: names the type or the bound only
+        elif " is not one of " in message:  # "Value error, 'xml' is not one of 'a', 'b'."
+            reason = "not one of " + message.rsplit(" is not one of ", 1)[1].rstrip(".")
+        else:
+            reason = "not a valid value"
+        return _line(f"{where}: {reason}")
+    if isinstance(exc, click_errors.BadOptionUsage | click_errors.BadArgumentUsage):
+        return _line(exc.format_message())  # built from option and argument names
+    message = exc.format_message()
+    if message.startswith("Got unexpected extra argument"):
+        return "unexpected extra arguments; quote a value that holds spaces"
+    if message.startswith("No such command"):
+        from difflib import get_close_matches
+
+        typed = next((arg for arg in sys.argv[1:] if not arg.startswith("-")), "")
+        ctx = exc.ctx if isinstance(exc, click_errors.UsageError) else None
+        commands = sorted(getattr(ctx.command, "commands", {})) if ctx else []
+        close = get_close_matches(typed, commands)
+        text = f"no such command: {typed}" if _NAME.fullmatch(typed) else "no such command"
+        return text + (f"; did you mean {', '.join(close)}?" if close
+                       else f" (commands: {', '.join(commands)})")
+    if message == "Missing command.":
+        return "missing command ('incidentscope --help')"
+    return "invalid command line ('incidentscope --help')"
+
+
 def main() -> None:
     """Entry point: every error is one line on stderr and a documented exit code."""
     os.umask(0o077)  # everything the tool creates is readable by its owner only
@@ -652,28 +789,29 @@ def main() -> None:
             _exit_interrupted()
         if debug:
             traceback.print_exc()
-        sys.stderr.write(f"error: {exc}\n")
+        sys.stderr.write(f"error: {_line(exc)}\n")
         sys.exit(int(exc.exit_code))
     except (KeyboardInterrupt, typer.Abort):
         _exit_interrupted()
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except TyperException as exc:  # a usage error: bad option or argument
-        sys.stderr.write(f"error: {exc.format_message()}\n")
+        sys.stderr.write(f"error: {_usage_message(exc)}\n")
         sys.exit(int(ExitCode.USAGE))
-    except SystemExit as exc:
-        if exc.code not in (0, None) and caused_by_interrupt(exc):
-            _exit_interrupted()
-        raise
     except OSError as exc:
-        # A file the tool reads or writes: a permission, a full disk, a read-only file system.
+        # Reading or writing failed where no command said so itself: a permission, a full
+        # disk, a read-only file system. The path is shown, the OS's own words are not.
         if caused_by_interrupt(exc):
             _exit_interrupted()
         if debug:
             traceback.print_exc()
         where = f"{exc.filename}: " if isinstance(exc.filename, str | os.PathLike) else ""
-        sys.stderr.write(f"error: {where}{storage_cause(exc)}\n")
+        sys.stderr.write(f"error: {_line(where)}{storage_cause(exc)}\n")
         sys.exit(int(ExitCode.IO))
+    except SystemExit as exc:
+        if exc.code not in (0, None) and caused_by_interrupt(exc):
+            _exit_interrupted()
+        raise
     except Exception as exc:
         if caused_by_interrupt(exc):  # DuckDB stopped a query for Ctrl-C
             _exit_interrupted()

@@ -9,15 +9,18 @@
   small counts suppressed (`<10`, `≥10`), so every count is text.
 
 CSV: UTF-8, comma, CRLF line ends (RFC 4180). Every text cell is quoted and numbers are
-not, so ids (text) keep every digit for any reader that honours quoting. A text cell that
-starts with `=`, `+`, `-`, `@`, a tab or a carriage return gets a leading `'`, so that a
-spreadsheet cannot run it as a formula. Parquet keeps the values as they are, typed.
+not, so ids (text) keep every digit for any reader that honours quoting. A cell of a text
+column that starts with `=`, `+`, `-`, `@`, a tab, a carriage return or a line feed gets a
+leading `'`, so that a spreadsheet cannot run it as a formula. A number is never a formula:
+`account_id` holds integers written as text (to keep every digit), and a negative id stays
+`-5` as in the Parquet file. Parquet keeps the values as they are, typed.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -28,7 +31,10 @@ from incidentscope.report import authorities, public_notice
 from incidentscope.report.edpb_fields import date_basis
 from incidentscope.results import ReplayResult, iso_z
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
+# Columns of integers written as text, so that a spreadsheet keeps every digit of an id.
+INTEGER_TEXT_COLUMNS = frozenset({"account_id"})
+_INTEGER = re.compile(r"-?[0-9]+")
 
 Cell = str | int | None
 
@@ -38,12 +44,20 @@ def neutralize(value: str) -> str:
     return "'" + value if value.startswith(FORMULA_STARTS) else value
 
 
+def _defuse(column: str, value: Cell) -> Cell:
+    if not isinstance(value, str):
+        return value  # a number is never a formula
+    if column in INTEGER_TEXT_COLUMNS and _INTEGER.fullmatch(value):
+        return value  # nor is an integer written as text
+    return neutralize(value)
+
+
 def to_csv(header: Sequence[str], rows: Sequence[Sequence[Cell]]) -> bytes:
     buffer = io.StringIO()
     writer = csv.writer(buffer, quoting=csv.QUOTE_NONNUMERIC, lineterminator="\r\n")
     writer.writerow(header)
     for row in rows:
-        writer.writerow([neutralize(v) if isinstance(v, str) else v for v in row])
+        writer.writerow([_defuse(column, v) for column, v in zip(header, row, strict=True)])
     return buffer.getvalue().encode("utf-8")
 
 

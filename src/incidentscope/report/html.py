@@ -8,12 +8,18 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Mapping, Sequence
-from html import escape
+from html import escape as _html_escape
 from importlib import resources
 
-from incidentscope.report.document import Block, Bullets, Chart, Heading, Para, Table
+from incidentscope.report.document import Block, Bullets, Chart, Heading, Para, Table, printable
 
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
+
+
+def escape(text: str) -> str:
+    """Text as HTML: markup characters as references, control characters as visible escapes
+    (the blocks have done so already; the title and the footer come from outside them)."""
+    return _html_escape(printable(text), quote=True)
 
 
 def stylesheet() -> str:

@@ -11,18 +11,52 @@ import re
 from collections.abc import Sequence
 
 from incidentscope.report.charts import TITLES
-from incidentscope.report.document import Block, Bullets, Chart, Heading, Para, Table
+from incidentscope.report.document import (
+    Block,
+    Bullets,
+    Chart,
+    Heading,
+    Para,
+    Table,
+    printable,
+)
 from incidentscope.report.notes import warnings
 from incidentscope.results import ReplayResult
 
-# Characters that would start Markdown syntax; `_` only at a word edge (`cmp_002` is plain).
+# Characters that would start Markdown syntax anywhere in a line: backslash, code, emphasis,
+# links and images, table pipes, strikethrough (GFM), ATX heading marks (also a heading's
+# closing sequence), raw HTML and autolinks (`<` before a letter, `/`, `!`, `?`), entity
+# and character references; `_` only at a word edge (`cmp_002` is plain).
 _MD_SPECIAL = re.compile(
-    r"[\\`*\[\]|]|<(?=[A-Za-z/!?])|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
+    r"[\\`*\[\]|~#]|<(?=[A-Za-z/!?])|&(?=#?[A-Za-z0-9]+;)|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
+# What opens a block at the start of a paragraph or a list item: a block quote, a bullet,
+# a setext underline or thematic break, an ordered list marker (`1.`, `1)`).
+_MD_BLOCK_START = re.compile(r"^(?:[>+=-]|(?P<number>\d{1,9})(?=[.)]))")
 
 
-def escape(text: str) -> str:
-    """Markdown-escape text (free text from the incident file, names from the data)."""
-    return _MD_SPECIAL.sub(lambda m: "\\" + m.group(0), text).replace("\n", " ")
+def _edge(char: str) -> str:
+    """A space at either end, which Markdown would strip, as a character reference."""
+    return f"&#{ord(char)};" if char.isspace() else char
+
+
+def _block_start(match: re.Match[str]) -> str:
+    number = match.group("number")
+    return f"{number}\\" if number else "\\" + match.group(0)
+
+
+def escape(text: str, *, block_start: bool = False) -> str:
+    """Markdown-escape one line of text (free text from the incident file, data values).
+
+    Control characters are shown as escapes first (the document model has done so
+    already). With `block_start` the text opens a paragraph or a list item, where `>`,
+    `-`, `+`, `=` and `1.` would start a block of their own.
+    """
+    out = _MD_SPECIAL.sub(lambda m: "\\" + m.group(0), printable(text))
+    if block_start:
+        out = _MD_BLOCK_START.sub(_block_start, out, count=1)
+    if len(out) > 1:
+        out = out[:-1] + _edge(out[-1])
+    return _edge(out[0]) + out[1:] if out else out
 
 
 def to_markdown(blocks: Sequence[Block], chart_dir: str | None = "charts") -> str:
@@ -31,10 +65,10 @@ def to_markdown(blocks: Sequence[Block], chart_dir: str | None = "charts") -> st
         if isinstance(block, Heading):
             lines += ["#" * block.level + " " + escape(block.text), ""]
         elif isinstance(block, Para):
-            text = escape(block.text)
+            text = escape(block.text, block_start=not block.strong)
             lines += [f"**{text}**" if block.strong else text, ""]
         elif isinstance(block, Bullets):
-            lines += [f"- {escape(item)}" for item in block.items] + [""]
+            lines += [f"- {escape(item, block_start=True)}" for item in block.items] + [""]
         elif isinstance(block, Table):
             lines.append("| " + " | ".join(escape(h) for h in block.header) + " |")
             lines.append("|" + "|".join("---:" if block.right(i) else "---"

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from incidentscope.config import Incident
 from incidentscope.diff import FollowUp
 from incidentscope.report import edpb
-from incidentscope.report.document import Block, Bullets, Heading, Para, Table
+from incidentscope.report.document import Block, Bullets, Heading, Para, Table, printable
 from incidentscope.report.edpb_fields import COMPUTED, SOURCE_WORDS
 from incidentscope.results import ReplayResult
 
@@ -86,6 +86,10 @@ def _font_files() -> tuple[str, str]:
     return f"{base}/DejaVuSans.ttf", f"{base}/DejaVuSans-Bold.ttf"
 
 
+# A table cell longer than this (characters) could make its row taller than a page.
+LONG_CELL = 1000
+
+
 def to_pdf(document: list[Block], doc_title: str) -> bytes:
     """The blocks as an A4 PDF (fpdf2), with no creation date: same input, same bytes."""
     from fpdf import FPDF
@@ -94,7 +98,7 @@ def to_pdf(document: list[Block], doc_title: str) -> bytes:
     regular, bold = _font_files()
     pdf = FPDF(format="A4")
     pdf.set_creation_date(FIXED_PDF_DATE)  # no date of "now": same input, same bytes
-    pdf.set_title(doc_title)
+    pdf.set_title(printable(doc_title))  # the metadata is not a block: made safe here
     pdf.set_producer("incidentscope")
     pdf.set_creator("incidentscope")
     pdf.add_font("DejaVu", "", regular)
@@ -118,6 +122,16 @@ def to_pdf(document: list[Block], doc_title: str) -> bytes:
             for item in block.items:
                 pdf.multi_cell(0, 5, f"•  {item}", align="L", new_x="LMARGIN", new_y="NEXT")
             pdf.ln(1.5)
+        elif isinstance(block, Table) and any(
+                len(cell) > LONG_CELL for row in block.rows for cell in row):
+            # fpdf2 cannot break a table row across pages: a row taller than a page would
+            # fail the whole document. Such a table is laid out row by row, as text.
+            pdf.set_font("DejaVu", "", 9)
+            for row in block.rows:
+                for label, cell in zip(block.header, row, strict=True):
+                    text = f"{label}: {cell}" if label else cell
+                    pdf.multi_cell(0, 5, text, align="L", new_x="LMARGIN", new_y="NEXT")
+                pdf.ln(1.5)
         elif isinstance(block, Table):
             pdf.set_font("DejaVu", "", 9)
             headed = any(block.header)

@@ -1,4 +1,10 @@
-"""The terminal summary: headline range, match classes, top campaigns, warnings."""
+"""The terminal summary: headline range, match classes, top campaigns, warnings.
+
+Every value from the data or the incident file enters rich as a `Text` (never as a str,
+which rich would read as markup: `[/x]` raised an error, `[link=...]` vanished), with its
+control characters shown as escapes (`document.printable`). An id wider than its column
+is cut with `…`: the full values are in campaigns.csv.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +13,19 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from incidentscope.report.document import printable
 from incidentscope.report.notes import warnings
 from incidentscope.results import ReplayResult
 
 
 def _n(value: int) -> str:
     return f"{value:,}"
+
+
+def _data(value: object) -> Text:
+    """A value from the inputs: plain text, one line, never markup."""
+    return Text(printable("" if value is None else str(value)), no_wrap=True,
+                overflow="ellipsis")
 
 
 def summary(result: ReplayResult, top: int = 5) -> RenderableType:
@@ -47,12 +60,12 @@ def summary(result: ReplayResult, top: int = 5) -> RenderableType:
 
     campaigns = Table(title=f"Top campaigns (of {_n(report['affected_campaigns']['upper'])})",
                       title_justify="left")
-    campaigns.add_column("campaign")
-    campaigns.add_column("advertiser")
-    campaigns.add_column("accounts lower", justify="right")
-    campaigns.add_column("upper", justify="right")
+    campaigns.add_column("campaign", no_wrap=True, overflow="ellipsis", max_width=30)
+    campaigns.add_column("advertiser", no_wrap=True, overflow="ellipsis", max_width=18)
+    campaigns.add_column("accounts lower", justify="right", no_wrap=True)
+    campaigns.add_column("upper", justify="right", no_wrap=True)
     for row in result.campaigns.head(top).iter_rows(named=True):
-        campaigns.add_row(str(row["campaign_id"]), str(row["advertiser_id"] or ""),
+        campaigns.add_row(_data(row["campaign_id"]), _data(row["advertiser_id"]),
                           _n(row["lower"]), _n(row["upper"]))
 
     post_fix = report["post_fix"]
@@ -63,14 +76,15 @@ def summary(result: ReplayResult, top: int = 5) -> RenderableType:
     else:
         control = Text(f"POST-FIX CONTROL FAILED: {_n(post_fix['caused'])} caused matches at or "
                        "after the fix", style="bold red")
-    window = Text(f"Window {incident['window_start'][:10]} to the fix at "
-                  f"{incident['fix_at'][:16].replace('T', ' ')} UTC", style="dim")
+    window = Text(printable(f"Window {incident['window_start'][:10]} to the fix at "
+                            f"{incident['fix_at'][:16].replace('T', ' ')} UTC"), style="dim")
     parts: list[RenderableType] = [window, head, Text(""), classes, Text(""), campaigns,
                                    Text(""), control]
     notes = [n for n in warnings(report) if "fix did not hold" not in n]
     for note in notes:
         parts.append(Text(f"! {note}", style="yellow"))
-    title = incident["title"] if len(incident["title"]) <= 70 else incident["title"][:69] + "…"
+    title = _data(incident["title"])
+    title.truncate(70, overflow="ellipsis")  # by terminal cells: wide characters count twice
     return Panel(Group(*parts), title=title, title_align="left", width=80)
 
 
