@@ -70,6 +70,8 @@ V2_FIGURES = (
     "uploads",
     "affected_accounts_whole_window",
     "audiences_targetable_only_by_incident",
+    # not in whole-window.md: the regulator notification's (docs/report-json.md)
+    "contacts_used",
 )
 
 
@@ -384,6 +386,7 @@ def oracle_report(
             1 for m in unique if m.audience_id not in audiences and in_window(m.matched_at)
         ),
         "rejected_rows": 0,
+        **match_times(window, classes),
     }
 
     report: dict[str, Any] = {
@@ -494,7 +497,45 @@ def oracle_report(
                 only_upper.add(audience_id)
         report["audiences_targetable_only_by_incident"] = _bounds(only_lower, only_upper)
 
+    report["contacts_used"] = contacts_used(history, window, classes)
     return report
+
+
+def _iso(moment: datetime) -> str:
+    text = moment.strftime("%Y-%m-%dT%H:%M:%S")
+    return text + (f".{moment.microsecond:06d}" if moment.microsecond else "") + "Z"
+
+
+def match_times(window: list[Match], classes: dict[Match, str]) -> dict[str, str | None]:
+    """coverage's first and last in-window match: logged, caused, possibly caused
+    (docs/report-json.md; not a figure of the specification)."""
+    def first_last(name: str, keep: Iterable[Match]) -> dict[str, str | None]:
+        times = sorted(m.matched_at for m in keep)
+        return {f"first_{name}_match": _iso(times[0]) if times else None,
+                f"last_{name}_match": _iso(times[-1]) if times else None}
+
+    return {**first_last("logged", window),
+            **first_last("caused", (m for m in window if classes[m] == CAUSED)),
+            **first_last("possibly_caused",
+                         (m for m in window if classes[m] in UPPER_CLASSES))}
+
+
+def contacts_used(history: ContactHistory, window: list[Match],
+                  classes: dict[Match, str]) -> dict[str, int]:
+    """Distinct keys through which an in-window caused or uncertain match may have been
+    caused (restricted among its possible states): lower, the only such key of a caused
+    match; upper, every such key (docs/report-json.md)."""
+    lower: set[Key] = set()
+    upper: set[Key] = set()
+    for match in window:
+        if classes[match] not in (CAUSED, UNCERTAIN):
+            continue
+        used = [key for key in history.candidates(match)
+                if RESTRICTED in history.possible_states(key, match.matched_at)]
+        upper.update(used)
+        if classes[match] == CAUSED and len(used) == 1:
+            lower.update(used)
+    return _bounds(lower, upper)
 
 
 # =============================================================================

@@ -40,6 +40,8 @@ class Incident:
     audience_types: tuple[str, ...]
     input_timezone: str = "UTC"
     normalization: str = "twitter"
+    # the smallest audience a campaign could target (whole-window.md); None: not known
+    min_audience_size: int | None = None
     min_cell: int = 10
     # the controller's statements for the regulator notification (notification.py)
     notification: Notification = field(default_factory=Notification)
@@ -108,6 +110,11 @@ def _string_list(value: object, where: str) -> tuple[str, ...]:
     return tuple(sorted(labels))
 
 
+def _whole_number(value: object) -> bool:
+    """A whole number >= 1 (TOML integers only: not a bool, a float or a string)."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
 def _reject_unknown(table: dict[str, Any], allowed: set[str], where: str) -> None:
     unknown = sorted(set(table) - allowed)
     if unknown:
@@ -139,7 +146,7 @@ def parse_incident(raw: dict[str, Any], name: str, source_path: Path | None = No
         section,
         {
             "id", "title", "window_start", "fix_at", "restricted_purposes",
-            "audience_types", "input_timezone", "normalization",
+            "audience_types", "input_timezone", "normalization", "min_audience_size",
         },
         where,
     )
@@ -176,6 +183,9 @@ def parse_incident(raw: dict[str, Any], name: str, source_path: Path | None = No
     normalization = section.get("normalization", "twitter")
     if normalization not in NORMALIZATION_PROFILES:
         raise ConfigError(f"{where}.normalization: one of {', '.join(NORMALIZATION_PROFILES)}")
+    min_audience_size = section.get("min_audience_size")
+    if min_audience_size is not None and not _whole_number(min_audience_size):
+        raise ConfigError(f"{where}.min_audience_size: a whole number >= 1")
 
     report = raw.get("report", {})
     if not isinstance(report, dict):
@@ -183,7 +193,7 @@ def parse_incident(raw: dict[str, Any], name: str, source_path: Path | None = No
     reject_moved_report_keys(report, name)
     _reject_unknown(report, {"min_cell"}, f"{name}: [report]")
     min_cell = report.get("min_cell", 10)
-    if not isinstance(min_cell, int) or isinstance(min_cell, bool) or min_cell < 1:
+    if not _whole_number(min_cell):
         raise ConfigError(f"{name}: [report].min_cell: a whole number >= 1")
     notification = parse_notification(raw.get("notification", {}), name)
 
@@ -221,6 +231,7 @@ def parse_incident(raw: dict[str, Any], name: str, source_path: Path | None = No
         audience_types=audience_types,
         input_timezone=input_timezone,
         normalization=normalization,
+        min_audience_size=min_audience_size,
         min_cell=min_cell,
         notification=notification,
         inputs=inputs,

@@ -11,7 +11,15 @@ from datetime import date, datetime
 from typing import Literal
 
 ColumnKind = Literal["int64", "text", "date", "timestamp", "channel", "audience_type", "hex64",
-                     "purposes", "positive_int"]
+                     "purposes", "positive_int", "country", "region", "language"]
+
+# How a checked value of each kind is staged (DuckDB type; Spark's follows by name). A
+# hex64 column is staged as its number in the load's hash dictionary (`hash_no`).
+STAGE_TYPES: dict[str, str] = {
+    "int64": "BIGINT", "positive_int": "BIGINT", "date": "DATE", "timestamp": "TIMESTAMP",
+    "hex64": "INTEGER",
+}
+HASH_NUMBER = "hash_no"  # the staged column of a table's contact hash (see `Table.staged`)
 
 
 @dataclass(frozen=True)
@@ -22,10 +30,26 @@ class Column:
 
 
 @dataclass(frozen=True)
+class RawContacts:
+    """A table that may carry raw contact values: normalized by the incident's profile,
+    hashed into `hashed`, never stored. A row needs one of the two columns."""
+
+    raw: str  # the raw value's column
+    hashed: str  # the SHA-256 column the raw value is hashed into (it may also come hashed)
+    region: Literal["account", "row"]  # a national-format phone's region: the account's
+    # country (accounts), or the row's own `country` column
+
+
+@dataclass(frozen=True)
 class Table:
     name: str
     columns: tuple[Column, ...]
     required: bool  # whether a run needs this table at all
+    raw_contacts: RawContacts | None = None
+    # SQL literals for optional columns that a file lacks or leaves empty
+    defaults: tuple[tuple[str, str], ...] = ()
+    # identical rows of one file are one fact (a contact's state at a snapshot)
+    distinct_rows: bool = False
 
     def column(self, name: str) -> Column:
         for column in self.columns:
@@ -33,13 +57,27 @@ class Table:
                 return column
         raise KeyError(name)
 
+    def staged(self) -> tuple[tuple[str, str, str], ...]:
+        """(staged name, DuckDB type, contract column) of a checked row, in order: every
+        column but the raw contact; the contact hash as its number, `hash_no`."""
+        raw = self.raw_contacts.raw if self.raw_contacts else None
+        return tuple(
+            (HASH_NUMBER if c.kind == "hex64" else c.name, STAGE_TYPES.get(c.kind, "VARCHAR"),
+             c.name)
+            for c in self.columns if c.name != raw)
+
+    def default(self, name: str) -> str:
+        return dict(self.defaults).get(name, "NULL")
+
 
 TABLES: dict[str, Table] = {
     table.name: table
     for table in (
         Table("accounts", (
             Column("account_id", "int64", True),
-            Column("country", "text", True),
+            Column("country", "country", True),
+            Column("region", "region", False),  # ISO 3166-2, e.g. DE-BY (authorities)
+            Column("language", "language", False),  # BCP 47, e.g. de (Art. 34 notices)
         ), required=False),
         Table("audiences", (
             Column("audience_id", "text", True),
@@ -57,15 +95,15 @@ TABLES: dict[str, Table] = {
             Column("audience_id", "text", True),
         ), required=True),
         Table("contacts", (
-            # snapshot_date may come from the file name instead (see ingest).
+            # snapshot_date may come from the file name instead (see loadplan).
             Column("snapshot_date", "date", True),
             Column("account_id", "int64", True),
             Column("channel", "channel", True),
-            # Exactly one of contact / contact_sha256 is needed per row.
             Column("contact", "text", False),
             Column("contact_sha256", "hex64", False),
             Column("purposes", "purposes", True),
-        ), required=True),
+        ), required=True, raw_contacts=RawContacts("contact", "contact_sha256", "account"),
+            distinct_rows=True),
         Table("matches", (
             Column("matched_at", "timestamp", True),
             Column("account_id", "int64", True),
@@ -73,19 +111,28 @@ TABLES: dict[str, Table] = {
             Column("channel", "channel", False),
             Column("identifier_sha256", "hex64", False),
         ), required=True),
+        # The advertisers' and partners' list entries (whole-window.md).
+        Table("uploads", (
+            Column("uploaded_at", "timestamp", True),
+            Column("audience_id", "text", True),
+            Column("channel", "channel", True),
+            Column("identifier_sha256", "hex64", False),
+            Column("contact", "text", False),
+            Column("country", "country", False),
+        ), required=False, raw_contacts=RawContacts("contact", "identifier_sha256", "row")),
         Table("deliveries", (
             Column("served_at", "timestamp", True),
             Column("campaign_id", "text", True),
             Column("account_id", "int64", True),
             Column("impressions", "positive_int", False),
-        ), required=False),
+        ), required=False, defaults=(("impressions", "1"),)),
     )
 }
 
 # Load order: accounts first (their countries are the default phone regions),
 # contacts before matches (so identifiers are known), deliveries last.
 LOAD_ORDER = ("accounts", "audiences", "campaigns", "campaign_audiences", "contacts", "matches",
-              "deliveries")
+              "uploads", "deliveries")
 CHANNELS = ("email", "phone")
 
 # Every stored time and date lies in [EARLIEST, LATEST) (UTC): far beyond any ad log, and

@@ -30,23 +30,21 @@ to [lower, upper].
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from incidentscope.engine import EngineLike, as_engine
 
 MATCH_PROBABILITIES = """
-WITH bounds AS (
-    SELECT MIN(snapshot_date) AS first_date, MAX(snapshot_date) AS last_date FROM snapshots
-),
-um AS (
+WITH um AS (
     SELECT ROW_NUMBER() OVER (ORDER BY c.account_id, c.matched_at, c.audience_id,
                                        c.sig_channel, c.sig_identifier) AS match_no,
-           c.account_id, c.match_class, c.sig_channel, c.sig_identifier,
-           CASE WHEN c.prev_date IS NOT NULL THEN c.prev_date
-                WHEN c.matched_at < CAST(b.first_date AS TIMESTAMP) THEN b.first_date
-                ELSE b.last_date END AS a_date,
-           CASE WHEN c.prev_date IS NOT NULL AND NOT c.exact THEN c.next_date END AS b_date,
+           c.account_id, c.match_class, c.sig_channel, c.sig_identifier, c.sig_prev,
+           c.sig_next, c.exact, c.outside,
+           -- the nearest snapshot outside the range; the later one only strictly between
+           c.sig_prev AS a_date,
+           CASE WHEN NOT c.outside AND NOT c.exact THEN c.sig_next END AS b_date,
            -- date_diff in microseconds: the same in DuckDB and (transpiled) Spark SQL
-           CASE WHEN c.prev_date IS NOT NULL AND NOT c.exact
+           CASE WHEN NOT c.outside AND NOT c.exact
                 THEN CAST(date_diff('microsecond', CAST(c.prev_date AS TIMESTAMP), c.matched_at)
                           AS DOUBLE)
                      / CAST(date_diff('microsecond', CAST(c.prev_date AS TIMESTAMP),
@@ -54,35 +52,25 @@ um AS (
                 ELSE CAST(0 AS DOUBLE) END AS f
     FROM classified c
     JOIN account_outcomes o ON o.account_id = c.account_id
-    CROSS JOIN bounds b
     WHERE o.certain = 0 AND c.in_window AND c.match_class IN ('uncertain', 'unexplained')
 ),
-candidates AS (
-    SELECT um.match_no, r.channel, r.identifier_id,
-           MAX(CASE WHEN r.first_snapshot <= um.a_date AND um.a_date <= r.last_snapshot
-                    THEN CASE WHEN ps.restricted THEN 2 ELSE 1 END ELSE 0 END) AS state_a,
-           MAX(CASE WHEN um.b_date IS NOT NULL AND r.first_snapshot <= um.b_date
-                         AND um.b_date <= r.last_snapshot
-                    THEN CASE WHEN ps.restricted THEN 2 ELSE 1 END ELSE 0 END) AS state_b
-    FROM um
-    JOIN contact_runs r
-      ON r.account_id = um.account_id
-     AND (um.sig_channel = '' OR r.channel = um.sig_channel)
-     AND (um.sig_identifier = 0 OR r.identifier_id = um.sig_identifier)
-    JOIN purpose_state ps ON ps.purposes_id = r.purposes_id
-    GROUP BY um.match_no, r.channel, r.identifier_id
-),
 expected AS (
+    -- a candidate's state at the match: the earlier snapshot's with 1 - f, the later's with f
     SELECT um.match_no, COUNT(c.identifier_id) AS n_candidates,
-           SUM((1 - um.f) * CASE WHEN c.state_a = 2 THEN 1 ELSE 0 END
-               + um.f * CASE WHEN coalesce(um.b_date, um.a_date) = um.a_date
-                             THEN CASE WHEN c.state_a = 2 THEN 1 ELSE 0 END
-                             ELSE CASE WHEN c.state_b = 2 THEN 1 ELSE 0 END END) AS restricted,
-           SUM((1 - um.f) * CASE WHEN c.state_a > 0 THEN 1 ELSE 0 END
-               + um.f * CASE WHEN coalesce(um.b_date, um.a_date) = um.a_date
-                             THEN CASE WHEN c.state_a > 0 THEN 1 ELSE 0 END
-                             ELSE CASE WHEN c.state_b > 0 THEN 1 ELSE 0 END END) AS existing
-    FROM um LEFT JOIN candidates c ON c.match_no = um.match_no
+           SUM((1 - um.f) * CASE WHEN c.state_prev = 2 THEN 1 ELSE 0 END
+               + um.f * CASE WHEN um.b_date IS NULL
+                             THEN CASE WHEN c.state_prev = 2 THEN 1 ELSE 0 END
+                             ELSE CASE WHEN c.state_next = 2 THEN 1 ELSE 0 END END)
+               AS restricted,
+           SUM((1 - um.f) * CASE WHEN c.state_prev > 0 THEN 1 ELSE 0 END
+               + um.f * CASE WHEN um.b_date IS NULL
+                             THEN CASE WHEN c.state_prev > 0 THEN 1 ELSE 0 END
+                             ELSE CASE WHEN c.state_next > 0 THEN 1 ELSE 0 END END)
+               AS existing
+    FROM um LEFT JOIN candidate_states c
+      ON c.account_id = um.account_id AND c.sig_channel = um.sig_channel
+     AND c.sig_identifier = um.sig_identifier AND c.sig_prev = um.sig_prev
+     AND c.sig_next = um.sig_next AND c.exact = um.exact AND c.outside = um.outside
     GROUP BY um.match_no
 )
 SELECT um.account_id, um.a_date, um.b_date, um.sig_channel, um.sig_identifier,
@@ -92,6 +80,41 @@ SELECT um.account_id, um.a_date, um.b_date, um.sig_channel, um.sig_identifier,
 FROM um JOIN expected e ON e.match_no = um.match_no
 GROUP BY um.account_id, um.a_date, um.b_date, um.sig_channel, um.sig_identifier, draw
 ORDER BY um.account_id, um.a_date, um.b_date, um.sig_channel, um.sig_identifier, draw
+"""
+
+
+UPLOAD_PROBABILITIES = """
+WITH lower_accounts AS (
+    SELECT account_id FROM account_outcomes WHERE certain = 1
+    UNION
+    SELECT account_id FROM upload_pairs WHERE certain = 1
+),
+entries AS (
+    SELECT c.account_id, c.identifier_id, e.sig_prev AS a_date,
+           CASE WHEN NOT e.outside AND NOT e.exact THEN e.sig_next END AS b_date,
+           CASE WHEN NOT e.outside AND NOT e.exact
+                THEN CAST(date_diff('microsecond', CAST(e.sig_prev AS TIMESTAMP),
+                                    e.uploaded_at) AS DOUBLE)
+                     / CAST(date_diff('microsecond', CAST(e.sig_prev AS TIMESTAMP),
+                                      CAST(e.sig_next AS TIMESTAMP)) AS DOUBLE)
+                ELSE CAST(0 AS DOUBLE) END AS f,
+           c.state_prev, c.state_next
+    FROM counted_uploads e
+    JOIN candidate_states c
+      ON c.sig_channel = e.channel AND c.sig_identifier = e.identifier_id
+     AND c.sig_prev = e.sig_prev AND c.sig_next = e.sig_next AND c.exact = e.exact
+     AND c.outside = e.outside
+    WHERE (e.outside OR c.state_prev = 2 OR c.state_next = 2)
+      AND c.account_id NOT IN (SELECT account_id FROM lower_accounts)
+)
+SELECT account_id, a_date, b_date, identifier_id,
+       MAX(round((1 - f) * CASE WHEN state_prev = 2 THEN 1 ELSE 0 END
+                 + f * CASE WHEN b_date IS NULL
+                            THEN CASE WHEN state_prev = 2 THEN 1 ELSE 0 END
+                            ELSE CASE WHEN state_next = 2 THEN 1 ELSE 0 END END, 12)) AS p
+FROM entries
+GROUP BY account_id, a_date, b_date, identifier_id
+ORDER BY account_id, a_date, b_date, identifier_id
 """
 
 
@@ -106,26 +129,78 @@ def caused_share(con: EngineLike) -> float:
     return round(int(row[0]) / int(row[1]), 12)
 
 
+def _match_rows(engine: EngineLike, share: float | None) -> list[tuple[Any, ...]]:
+    engine = as_engine(engine)
+    if share is None:
+        share = caused_share(engine)
+    return engine.rows(MATCH_PROBABILITIES, {"caused_share": share})
+
+
+def _combine(groups: dict[int, list[float]]) -> list[tuple[int, float]]:
+    """Per account, 1 - the product of (1 - p) over its independent outcomes."""
+    result = []
+    for account_id in sorted(groups):
+        survive = 1.0
+        for p in groups[account_id]:
+            survive *= 1.0 - min(max(float(p), 0.0), 1.0)
+        # A NaN cannot arise from the clamped factors above; the guard keeps exports finite.
+        probability = 1.0 - survive
+        result.append((account_id, probability if math.isfinite(probability) else 0.0))
+    return result
+
+
 def account_probabilities(con: EngineLike,
                           share: float | None = None) -> list[tuple[int, float]]:
     """(account_id, probability affected) for accounts in the upper but not the lower bound.
 
     `share`: the caused share when the caller has it already (see `caused_share`).
     """
+    groups: dict[int, list[float]] = {}
+    for account_id, _a, _b, _channel, _identifier, _draw, p in _match_rows(con, share):
+        groups.setdefault(int(account_id), []).append(float(p))
+    return _combine(groups)
+
+
+def whole_window_probabilities(con: EngineLike,
+                               share: float | None = None) -> list[tuple[int, float]]:
+    """(account_id, probability affected) for accounts in the whole window's upper but not
+    its lower bound (docs/estimation.md, "The whole window").
+
+    An upload entry that may have been caused counts with the probability that its key was
+    restricted at the entry's time (interpolated as for a match; absent counts as not
+    caused). Entries on one key within one bracket see one state change at most, so they
+    share one outcome (the maximum), as does a logged match on that key in that bracket. A
+    logged match whose key the log does not name counts only for an account without any
+    upload entry (an entry behind it is among the account's entries otherwise).
+    """
     engine = as_engine(con)
-    if share is None:
-        share = caused_share(engine)
-    rows = engine.rows(MATCH_PROBABILITIES, {"caused_share": share})
-    result: list[tuple[int, float]] = []
-    current: int | None = None
-    survive = 1.0
-    for account_id, _a, _b, _channel, _identifier, _draw, p in rows:
-        if account_id != current:
-            if current is not None:
-                result.append((current, 1.0 - survive))
-            current, survive = int(account_id), 1.0
-        survive *= 1.0 - min(max(float(p), 0.0), 1.0)
-    if current is not None:
-        result.append((current, 1.0 - survive))
-    # A NaN cannot arise from the clamped factors above; the guard keeps exports finite.
-    return [(a, p if math.isfinite(p) else 0.0) for a, p in result]
+    certain_by_upload = {int(r[0]) for r in engine.rows(
+        "SELECT DISTINCT account_id FROM upload_pairs WHERE certain = 1")}
+    keyed: dict[int, dict[tuple[Any, ...], float]] = {}
+    for account_id, a_date, b_date, identifier, p in engine.rows(UPLOAD_PROBABILITIES):
+        key = (a_date, b_date, int(identifier))
+        groups = keyed.setdefault(int(account_id), {})
+        groups[key] = max(groups.get(key, 0.0), float(p))
+    unkeyed: dict[int, list[float]] = {}
+    for account_id, a_date, b_date, _channel, identifier, draw, p in _match_rows(engine, share):
+        account = int(account_id)
+        if account in certain_by_upload:
+            continue
+        if int(identifier) and not int(draw):
+            groups = keyed.setdefault(account, {})
+            key = (a_date, b_date, int(identifier))
+            groups[key] = max(groups.get(key, 0.0), float(p))
+        else:
+            unkeyed.setdefault(account, []).append(float(p))
+    combined = {account: list(groups.values()) for account, groups in keyed.items()}
+    for account, ps in unkeyed.items():
+        if account not in combined:
+            combined[account] = ps
+    return _combine(combined)
+
+
+def bounded_estimate(lower: int, upper: int, probabilities: list[tuple[int, float]]) -> int:
+    """`lower` plus the rounded sum of the probabilities (math.fsum: exact, order-free),
+    clamped to [lower, upper]."""
+    estimate = lower + round(math.fsum(p for _, p in probabilities))
+    return min(max(estimate, lower), upper)

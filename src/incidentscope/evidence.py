@@ -27,7 +27,7 @@ from typing import Any
 
 import duckdb
 
-from incidentscope import investigate
+from incidentscope import figures, investigate
 from incidentscope import replay as replay_engine
 from incidentscope.config import Incident
 from incidentscope.engine import as_engine
@@ -99,7 +99,7 @@ def _rows(con: duckdb.DuckDBPyConnection, sql: str,
 
 
 def _calibration(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
-    counts, _post_fix = replay_engine._class_counts(as_engine(con))
+    counts, _post_fix = figures.class_counts(as_engine(con))
     classified = counts["caused"] + counts["permitted"]
     share = round(counts["caused"] / classified, 12) if classified else 0.5
     probabilities = [p for _, p in account_probabilities(con, share)]

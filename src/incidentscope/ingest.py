@@ -19,14 +19,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import ClassVar
 
 import duckdb
 import polars as pl
 
 from incidentscope import compaction, loadplan
 from incidentscope.config import Incident
-from incidentscope.contract import TABLES, Column
+from incidentscope.contract import TABLES, Column, RawContacts
 from incidentscope.errors import (
     OUT_OF_MEMORY_HINT,
     BadDataError,
@@ -92,10 +91,62 @@ class _Plan:
 
     def batch_key(self) -> tuple[object, ...] | None:
         """Files with the same key are staged in one statement; None: on its own."""
-        if self.item.format != "parquet" or "contact" in self.refs:
+        if self.item.format != "parquet" or _raw_column(self.item.table) in self.refs:
             return None  # CSV: its own staging table; raw contacts: normalized per file
         return (self.item.table, tuple(self.header), tuple(self.types),
                 self.snapshot_from_name is None)
+
+
+# Tables with a contact hash column: each hash becomes a keyed pseudonym (`identifiers`).
+_HASHED_TABLES = ("contacts", "matches", "uploads")
+
+
+@dataclass(frozen=True)
+class _Log:
+    """An event log stored de-duplicated with a copies count (workspace.SCHEMA)."""
+
+    table: str  # the staged table and the workspace view
+    stored: str  # the workspace table
+    columns: tuple[str, ...]  # the time first, then the rest (without the identifier)
+    order: str  # how rows are stored (see `_insert_in_order`)
+
+
+_LOGS = (
+    _Log("matches", "match_log", ("matched_at", "account_id", "audience_id", "channel"),
+         "account_id, identifier_id, matched_at"),
+    # by identifier: the replay joins entries to contact keys by it
+    _Log("uploads", "upload_log", ("uploaded_at", "audience_id", "channel"),
+         "identifier_id, uploaded_at, audience_id"),
+)
+
+
+def _raw_column(table: str) -> str | None:
+    """The column of a table's raw contact values (None: the table has none)."""
+    raw = TABLES[table].raw_contacts
+    return raw.raw if raw else None
+
+
+def _raw_contacts(table: str) -> RawContacts:
+    raw = TABLES[table].raw_contacts
+    if raw is None:  # a programming error: only tables with raw contacts get here
+        raise ValueError(f"table {table} has no raw contacts")
+    return raw
+
+
+def _staged_select(table: str, present: set[str]) -> str:
+    """The checked values of `stage_checked` in the order of `Table.staged`: a column the
+    file lacks is its default (or NULL), an empty optional value too."""
+    spec = TABLES[table]
+    parts = []
+    for _name, _kind, column in spec.staged():
+        default = spec.default(column)
+        if column not in present:
+            parts.append(default)
+        elif default != "NULL":
+            parts.append(f"coalesce({column}, {default})")
+        else:
+            parts.append(column)
+    return ", ".join(parts)
 
 
 class _BatchUnreadable(BadDataError):
@@ -216,7 +267,8 @@ class _Loader:
         else:
             relation, bound, native = self._parquet_relation(plans)
         structural = self._structural_rejects(first.item, first.header)
-        contact_map = self._contact_map(first) if "contact" in first.refs else None
+        raw = _raw_column(first.item.table)
+        contact_map = self._contact_map(first) if raw in first.refs else None
         counts = self._typed_stage(plans, contact_map, relation, bound, native)
         self._merge_staged(first.item.table)
         self.con.execute("DROP TABLE stage_files")
@@ -241,9 +293,10 @@ class _Loader:
                    refs: dict[str, str]) -> tuple[str, dict[str, object]]:
         """Read a CSV file into `stage_raw`; return the relation (record, columns...)."""
         source, bound = self._read_source(item, len(header))
-        select = [f"{ref} AS {name}" for name, ref in refs.items() if name != "contact"]
-        if "contact" in refs:
-            select.append(f"{self._contact_ref(refs['contact'])} AS contact_ref")
+        raw = _raw_column(item.table)
+        select = [f"{ref} AS {name}" for name, ref in refs.items() if name != raw]
+        if raw in refs:
+            select.append(f"{self._contact_ref(refs[raw])} AS contact_ref")
             bound["key"] = self.key.hex
         self.con.execute("DROP TABLE IF EXISTS stage_raw")
         self.con.execute("SET preserve_insertion_order = true")  # rowid = record order
@@ -274,7 +327,7 @@ class _Loader:
         bound: dict[str, object] = {"paths": [str(plan.item.path) for plan in plans]}
         for name, ref in first.refs.items():
             source_type = first.types[int(ref[1:])]
-            if name == "contact":
+            if name == _raw_column(first.item.table):
                 select.append(
                     f"{self._contact_ref(f'CAST(p.{ref} AS VARCHAR)')} AS contact_ref")
                 bound["key"] = self.key.hex
@@ -336,14 +389,13 @@ class _Loader:
         # go to tables of their own, dropped below.
         source, bound = self._read_source(item, len(plan.header), rejects="csv_reject_map")
         bound["key"] = self.key.hex
-        account = refs["account_id"]
         channel = refs["channel"]
-        contact = refs["contact"]
+        contact = refs[_raw_contacts(item.table).raw]
+        region, join = self._region(item.table, refs, "s", text=True)
         sql = (f"SELECT DISTINCT v.channel, v.raw, v.country, v.contact_ref FROM ("
-               f"SELECT lower(trim(s.{channel})) AS channel, s.{contact} AS raw, a.country, "
-               f"sha256($key || '|' || s.{contact}) AS contact_ref "
-               f"FROM {source} s LEFT JOIN accounts_all a "
-               f"ON a.account_id = TRY_CAST(trim(s.{account}) AS BIGINT) "
+               f"SELECT lower(trim(s.{channel})) AS channel, s.{contact} AS raw, "
+               f"{region} AS country, sha256($key || '|' || s.{contact}) AS contact_ref "
+               f"FROM {source} s{join} "
                f"WHERE s.{contact} IS NOT NULL AND trim(s.{contact}) <> '') v "
                "WHERE NOT EXISTS (SELECT 1 FROM contact_norm n WHERE n.contact_ref = "
                "v.contact_ref AND n.channel IS NOT DISTINCT FROM v.channel AND n.country IS "
@@ -389,6 +441,23 @@ class _Loader:
                 self.con.unregister("contact_map_frame")
         return "contact_norm"
 
+    @staticmethod
+    def _region(table: str, refs: dict[str, str], alias: str, *, text: bool
+                ) -> tuple[str, str]:
+        """The default region of a raw phone, and the join it needs: the account's country
+        (contacts) or the row's own `country` column (uploads). `text`: columns are the
+        file's text columns (c0, c1, ...), else the relation's named columns."""
+        def column(name: str) -> str:
+            return f"{alias}.{refs[name] if text else name}"
+
+        if _raw_contacts(table).region == "account":
+            # (account_id may be a native BIGINT column: through text, as everywhere)
+            return "a.country", (f" LEFT JOIN accounts_all a ON a.account_id = TRY_CAST("
+                                 f"trim(CAST({column('account_id')} AS VARCHAR)) AS BIGINT)")
+        if "country" not in refs:
+            return "CAST(NULL AS VARCHAR)", ""
+        return f"upper(nullif(trim(CAST({column('country')} AS VARCHAR)), ''))", ""
+
     def _add_hashes(self, plans: list[_Plan], relation: str, bound: dict[str, object],
                     column: str) -> None:
         """Add this file's distinct contact hashes to `hash_dict`, checked once each."""
@@ -428,7 +497,7 @@ class _Loader:
         typed: dict[str, str] = {}
         join = ""
         for column in columns:
-            if column.name == "contact":
+            if column.name == _raw_column(item.table):
                 continue
             ref = f"r.{column.name}"
             if column.name in native:
@@ -444,29 +513,29 @@ class _Loader:
             else:
                 checks.append((column.name, problem(column, ref, tz)))
                 typed[column.name] = convert(column, ref, tz)
-        if contact_map is not None:
-            # (account_id may be a native BIGINT column: through text, as the map did)
-            join += (f" LEFT JOIN accounts_all a ON a.account_id = TRY_CAST(trim(CAST("
-                     f"r.account_id AS VARCHAR)) AS BIGINT) LEFT JOIN {contact_map} m "
+        spec = TABLES[item.table]
+        raw = spec.raw_contacts
+        if contact_map is not None and raw is not None:
+            region, region_join = self._region(item.table, plans[0].refs, "r", text=False)
+            join += (f"{region_join} LEFT JOIN {contact_map} m "
                      "ON m.contact_ref = r.contact_ref AND "
                      "m.channel IS NOT DISTINCT FROM lower(trim(r.channel)) AND "
-                     "m.country IS NOT DISTINCT FROM a.country")
+                     f"m.country IS NOT DISTINCT FROM {region}")
             # A contact the map does not know (it cannot happen; never let it pass unhashed).
-            checks.append(("contact", "CASE WHEN r.contact_ref IS NOT NULL THEN coalesce("
-                                      "m.reason, CASE WHEN m.hash_no IS NULL THEN "
-                                      "'unreadable row' END) END"))
-            hashed = "m.hash_no"
-            if "contact_sha256" in typed:
-                hashed = f"coalesce({hashed}, {typed['contact_sha256']})"
-            typed["contact_sha256"] = hashed
-        if item.table == "contacts":
+            checks.append((raw.raw, "CASE WHEN r.contact_ref IS NOT NULL THEN coalesce("
+                                    "m.reason, CASE WHEN m.hash_no IS NULL THEN "
+                                    "'unreadable row' END) END"))
+            hashed = "m.hash_no"  # a raw value, when given, wins over a given hash
+            if raw.hashed in typed:
+                hashed = f"coalesce({hashed}, {typed[raw.hashed]})"
+            typed[raw.hashed] = hashed
+        if raw is not None:
             have = "r.contact_ref IS NOT NULL" if contact_map else "false"
-            have_hash = (f"{typed['contact_sha256']} IS NOT NULL"
-                         if "contact_sha256" in typed else "false")
-            checks.append(("contact", f"CASE WHEN NOT ({have}) AND NOT ({have_hash}) "
-                                      "THEN 'missing value' END"))
-            if plans[0].snapshot_from_name is not None:
-                typed["snapshot_date"] = "r.snapshot_from_name"
+            have_hash = f"{typed[raw.hashed]} IS NOT NULL" if raw.hashed in typed else "false"
+            checks.append((raw.raw, f"CASE WHEN NOT ({have}) AND NOT ({have_hash}) "
+                                    "THEN 'missing value' END"))
+        if plans[0].snapshot_from_name is not None:
+            typed["snapshot_date"] = "r.snapshot_from_name"
         reason_case = "CASE " + " ".join(
             f"WHEN ({expr}) IS NOT NULL THEN '{name}'" for name, expr in checks) + " END"
         reason_text = "coalesce(" + ", ".join(expr for _, expr in checks) + ")"
@@ -495,11 +564,10 @@ class _Loader:
                     column = renames.get(column_name, column_name)
                     self._reject(plan.item, line_of(int(record)), column, reason)
         self._prepare_output(item.table)
-        present = set(typed)
         # Identical contact rows of one file are one state (see compaction._SIMPLE_RUNS).
-        distinct = "DISTINCT " if item.table == "contacts" else ""
+        distinct = "DISTINCT " if spec.distinct_rows else ""
         sql = (f"INSERT INTO stage_{item.table} SELECT {distinct}"
-               f"{self._output_select(item.table, present)} "
+               f"{_staged_select(item.table, set(typed))} "
                "FROM stage_checked WHERE bad_column IS NULL")
         self.con.execute(sql)
         if item.table == "contacts":
@@ -523,45 +591,11 @@ class _Loader:
         lines = [line for line in csv_record_lines(item) if line not in rejected]
         return lambda index: lines[index] if index < len(lines) else None
 
-    # -- per-table output --------------------------------------------------------
-    _OUTPUT: ClassVar[dict[str, str]] = {
-        "accounts": "account_id BIGINT, country VARCHAR",
-        "audiences": "audience_id VARCHAR, advertiser_id VARCHAR, audience_type VARCHAR, "
-                     "partner_id VARCHAR",
-        "campaigns": "campaign_id VARCHAR, advertiser_id VARCHAR, name VARCHAR",
-        "campaign_audiences": "campaign_id VARCHAR, audience_id VARCHAR",
-        # hash_no: the contact hash's number in `hash_dict` (see `_add_identifiers`)
-        "contacts": "snapshot_date DATE, account_id BIGINT, channel VARCHAR, hash_no INTEGER, "
-                    "purposes VARCHAR",
-        "matches": "matched_at TIMESTAMP, account_id BIGINT, audience_id VARCHAR, "
-                   "channel VARCHAR, hash_no INTEGER",
-        "deliveries": "served_at TIMESTAMP, campaign_id VARCHAR, account_id BIGINT, "
-                      "impressions BIGINT",
-    }
-
     def _prepare_output(self, table: str) -> None:
         if table not in self.staged_tables:
-            self.con.execute(f"CREATE TEMP TABLE stage_{table} ({self._OUTPUT[table]})")
+            columns = ", ".join(f"{name} {kind}" for name, kind, _ in TABLES[table].staged())
+            self.con.execute(f"CREATE TEMP TABLE stage_{table} ({columns})")
             self.staged_tables.add(table)
-
-    def _output_select(self, table: str, present: set[str]) -> str:
-        def col(name: str) -> str:
-            return name if name in present else "NULL"
-
-        if table == "accounts":
-            return "account_id, country"
-        if table == "audiences":
-            return f"audience_id, advertiser_id, audience_type, {col('partner_id')}"
-        if table == "campaigns":
-            return f"campaign_id, advertiser_id, {col('name')}"
-        if table == "campaign_audiences":
-            return "campaign_id, audience_id"
-        if table == "contacts":
-            return "snapshot_date, account_id, channel, contact_sha256, purposes"
-        if table == "matches":
-            return (f"matched_at, account_id, audience_id, {col('channel')}, "
-                    f"{col('identifier_sha256')}")
-        return f"served_at, campaign_id, account_id, coalesce({col('impressions')}, 1)"
 
     def _check_snapshot_dates(self, plans: list[_Plan]) -> None:
         """A snapshot date already in the workspace may not be loaded again with other content."""
@@ -579,11 +613,13 @@ class _Loader:
             # Countries of this load are needed at once: phones parse with them.
             # One country per account (the first alphabetically when the inputs disagree), so
             # that joins on accounts never multiply rows.
+            # (region and language likewise, each the first given)
             self.con.execute("""
                 CREATE OR REPLACE TEMP TABLE accounts_all AS
-                SELECT account_id, min(country) AS country FROM (
-                    SELECT account_id, country FROM accounts_all
-                    UNION ALL SELECT account_id, country FROM stage_accounts)
+                SELECT account_id, min(country) AS country, min(region) AS region,
+                       min(language) AS language
+                FROM (SELECT account_id, country, region, language FROM accounts_all
+                      UNION ALL SELECT account_id, country, region, language FROM stage_accounts)
                 GROUP BY account_id""")
 
     # -- finishing ---------------------------------------------------------------
@@ -591,8 +627,8 @@ class _Loader:
         con = self.con
         if "accounts" in self.staged_tables:
             con.execute("DELETE FROM accounts")
-            con.execute("INSERT INTO accounts SELECT account_id, min(country) FROM accounts_all "
-                        "GROUP BY account_id")
+            con.execute("INSERT INTO accounts SELECT account_id, country, region, language "
+                        "FROM accounts_all")
         for table, keys in (
             ("audiences", "audience_id, advertiser_id, audience_type, partner_id"),
             ("campaigns", "campaign_id, advertiser_id, name"),
@@ -606,14 +642,15 @@ class _Loader:
         if row and row[0]:
             raise BadDataError(f"audiences: {row[0]} audience ids are defined more than once "
                                "with different values")
-        if "contacts" in self.staged_tables or "matches" in self.staged_tables:
+        if self.staged_tables & set(_HASHED_TABLES):
             self._add_identifiers()
         if "contacts" in self.staged_tables:
             # Rows are distinct per file: so per load when each date has one file.
             compaction.add_snapshots(con, rows_distinct=all(
                 count == 1 for count in self.files_per_snapshot.values()))
-        if "matches" in self.staged_tables:
-            self._merge_matches()
+        for log in _LOGS:
+            if log.table in self.staged_tables:
+                self._merge_log(log)
         if "deliveries" in self.staged_tables:
             self._insert_in_order(
                 f"INSERT INTO delivery_log SELECT {stored_time('served_at')}, campaign_id, "
@@ -634,37 +671,34 @@ class _Loader:
             with contextlib.suppress(duckdb.Error):  # keep the first error, if any
                 self.con.execute("SET preserve_insertion_order = false")
 
-    def _merge_matches(self) -> None:
-        """Add the staged matches, identical rows folded into one with a copies count."""
-        new_rows = """
-            SELECT s.matched_at, s.account_id, s.audience_id, s.channel, h.identifier_id,
-                   1 AS copies
-            FROM stage_matches s LEFT JOIN hash_identifier h ON h.hash_no = s.hash_no"""
-        fold = ("SELECT matched_at, account_id, audience_id, channel, identifier_id, "
-                "sum(copies) AS copies FROM ({rows}) GROUP BY ALL")
-        stored = (f"SELECT {stored_time('matched_at')}, account_id, audience_id, channel, "
-                  "identifier_id, copies FROM ({rows}) "
-                  "ORDER BY account_id, identifier_id, matched_at")
-        if not self.con.execute("SELECT 1 FROM match_log LIMIT 1").fetchall():
-            # The first load of matches: no need to rewrite the table.
-            self._insert_in_order("INSERT INTO match_log " + stored.format(
+    def _merge_log(self, log: _Log) -> None:
+        """Add the staged rows of a log (matches, uploads), identical rows folded into one
+        with a copies count, stored by `log.order`."""
+        columns = ", ".join(log.columns)
+        new_rows = (f"SELECT {', '.join(f's.{c}' for c in log.columns)}, h.identifier_id, "
+                    f"1 AS copies FROM stage_{log.table} s "
+                    "LEFT JOIN hash_identifier h ON h.hash_no = s.hash_no")
+        fold = (f"SELECT {columns}, identifier_id, sum(copies) AS copies FROM ({{rows}}) "
+                "GROUP BY ALL")
+        stored = (f"SELECT {stored_time(log.columns[0])}, {', '.join(log.columns[1:])}, "
+                  f"identifier_id, copies FROM ({{rows}}) ORDER BY {log.order}")
+        if not self.con.execute(f"SELECT 1 FROM {log.stored} LIMIT 1").fetchall():
+            # The first load of this log: no need to rewrite the table.
+            self._insert_in_order(f"INSERT INTO {log.stored} " + stored.format(
                 rows=fold.format(rows=new_rows)))
             return
-        both = ("SELECT matched_at, account_id, audience_id, channel, identifier_id, copies "
-                f"FROM matches UNION ALL {new_rows}")
-        self.con.execute("CREATE TEMP TABLE merged_matches AS " + fold.format(rows=both))
-        self.con.execute("DELETE FROM match_log")
-        self._insert_in_order("INSERT INTO match_log " + stored.format(
-            rows="SELECT * FROM merged_matches"))
-        self.con.execute("DROP TABLE merged_matches")
+        both = (f"SELECT {columns}, identifier_id, copies FROM {log.table} "
+                f"UNION ALL {new_rows}")
+        self.con.execute("CREATE TEMP TABLE merged_log AS " + fold.format(rows=both))
+        self.con.execute(f"DELETE FROM {log.stored}")
+        self._insert_in_order(f"INSERT INTO {log.stored} " + stored.format(
+            rows="SELECT * FROM merged_log"))
+        self.con.execute("DROP TABLE merged_log")
 
     def _add_identifiers(self) -> None:
         """Pseudonymize each loaded contact hash once; leave `hash_identifier` for the merge."""
-        sources = []
-        if "contacts" in self.staged_tables:
-            sources.append("SELECT hash_no FROM stage_contacts")
-        if "matches" in self.staged_tables:
-            sources.append("SELECT hash_no FROM stage_matches WHERE hash_no IS NOT NULL")
+        sources = [f"SELECT hash_no FROM stage_{table} WHERE hash_no IS NOT NULL"
+                   for table in _HASHED_TABLES if table in self.staged_tables]
         sql = f"""
             CREATE TEMP TABLE hash_pseudonyms AS
             SELECT d.hash_no, {pseudonym_sql('d.hash')} AS pseudonym

@@ -16,6 +16,7 @@ from typing import Any
 
 import duckdb
 
+from incidentscope import figures
 from incidentscope import replay as replay_engine
 from incidentscope.config import AUDIENCE_TYPES, Incident, parse_instant
 from incidentscope.engine import as_engine
@@ -337,12 +338,13 @@ def _explain_classified(con: duckdb.DuckDBPyConnection, incident: Incident,
 
 def coverage(con: duckdb.DuckDBPyConnection, window: tuple[datetime, datetime]) -> Coverage:
     """The coverage of the replayed data; the temp table `classified` must exist."""
-    figures, _deliveries = replay_engine._coverage(as_engine(con), *window)
+    coverage_figures, _loaded = figures.coverage(as_engine(con), *window)
     first, last = _rows(con, "SELECT min(matched_at), max(matched_at) FROM classified "
                              "WHERE in_window")[0]
-    return Coverage(window[0], window[1], first, last, int(figures["missing_log_days"]),
-                    int(figures["rejected_rows"]), figures["first_snapshot"],
-                    figures["last_snapshot"])
+    return Coverage(window[0], window[1], first, last,
+                    int(coverage_figures["missing_log_days"]),
+                    int(coverage_figures["rejected_rows"]), coverage_figures["first_snapshot"],
+                    coverage_figures["last_snapshot"])
 
 
 def _snapshots(con: duckdb.DuckDBPyConnection) -> list[date]:

@@ -43,7 +43,7 @@ def normalize_phone(raw: str, profile: str, region: str | None) -> str:
         if region:
             raise NormalizationError("not a phone number") from None
         raise NormalizationError(
-            "not a phone number in international form, and the account has no country"
+            "not a phone number in international form, and no country is known for it"
         ) from None
     if not phonenumbers.is_possible_number(number):
         raise NormalizationError("not a possible phone number")

@@ -21,7 +21,13 @@ REASONS = {
     "hex64": "not 64 hexadecimal characters",
     "purposes": "no purposes",
     "country": "not an ISO 3166-1 alpha-2 country code",
+    "region": "not an ISO 3166-2 subdivision code",
+    "language": "not a language tag",
 }
+# Valid values of the code kinds (checked case-insensitively, stored upper-case, language
+# lower-case): ISO 3166-1 alpha-2, ISO 3166-2 (DE-BY), a BCP 47 tag's language (and region).
+_CODE_PATTERNS = {"country": "[A-Za-z]{2}", "region": "[A-Za-z]{2}-[A-Za-z0-9]{1,3}",
+                  "language": "[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*"}
 OUT_OF_RANGE = f"outside the supported range {TIME_RANGE_TEXT}"
 
 _ALLOWED = {"channel": "('email', 'phone')", "audience_type": "('tailored', 'partner')"}
@@ -130,8 +136,10 @@ def convert(column: Column, ref: str, tz_param: str) -> str:
         return f"CASE WHEN {ref} IN {_ALLOWED[kind]} THEN {ref} ELSE lower({value}) END"
     if kind == "purposes":
         return value  # made canonical once per distinct text, in compaction
-    if column.name == "country":
+    if kind in ("country", "region"):
         return f"upper({value})"
+    if kind == "language":
+        return f"lower({value})"
     return value
 
 
@@ -140,7 +148,7 @@ def problem(column: Column, ref: str, tz_param: str) -> str:
     value = trimmed(ref)
     typed = convert(column, ref, tz_param)
     kind = column.kind
-    reason = REASONS["country"] if column.name == "country" else REASONS.get(kind, "invalid value")
+    reason = REASONS.get(kind, "invalid value")
     checks: list[tuple[str, str]] = []  # (condition, reason), the first that holds counts
     if kind in ("int64", "positive_int"):
         bad = f"NOT regexp_matches({value}, '^[+-]?[0-9]+$') OR {typed} IS NULL"
@@ -159,8 +167,8 @@ def problem(column: Column, ref: str, tz_param: str) -> str:
     elif kind == "purposes":
         # only separators and blanks
         checks.append((f"NOT regexp_matches({value}, '[^|[:space:]]')", reason))
-    elif column.name == "country":
-        checks.append((f"NOT regexp_full_match({value}, '[A-Za-z]{{2}}')", reason))
+    elif kind in _CODE_PATTERNS:
+        checks.append((f"NOT regexp_full_match({value}, '{_CODE_PATTERNS[kind]}')", reason))
     missing = f"WHEN {value} IS NULL THEN '{MISSING}'" if column.required else (
         f"WHEN {value} IS NULL THEN NULL")
     fast = f"WHEN {ref} IN {_ALLOWED[kind]} THEN NULL " if kind in _ALLOWED else ""

@@ -25,7 +25,9 @@ from incidentscope.errors import (
     WorkspaceInUseError,
 )
 
-SCHEMA_VERSION = "2"  # 2: the match and delivery logs store times as seconds + micros
+# 2: the match and delivery logs store times as seconds + micros; 3: uploads, the accounts'
+# region and language, load warnings
+SCHEMA_VERSION = "3"
 
 # Created and read first: the schema version it holds decides whether SCHEMA may follow.
 META_TABLE = "CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)"
@@ -64,7 +66,8 @@ CREATE TABLE IF NOT EXISTS load_warnings (
 CREATE TABLE IF NOT EXISTS rejects (
     file_sha256 VARCHAR NOT NULL, path VARCHAR NOT NULL, line BIGINT,
     column_name VARCHAR, reason VARCHAR NOT NULL);
-CREATE TABLE IF NOT EXISTS accounts (account_id BIGINT NOT NULL, country VARCHAR NOT NULL);
+CREATE TABLE IF NOT EXISTS accounts (account_id BIGINT NOT NULL, country VARCHAR NOT NULL,
+    region VARCHAR, language VARCHAR);
 CREATE TABLE IF NOT EXISTS audiences (
     audience_id VARCHAR NOT NULL, advertiser_id VARCHAR NOT NULL,
     audience_type VARCHAR NOT NULL, partner_id VARCHAR);
@@ -92,6 +95,16 @@ CREATE VIEW IF NOT EXISTS matches AS
     SELECT """ + restored_time("matched_second", "matched_micros") + """ AS matched_at,
            account_id, audience_id, channel, identifier_id, copies
     FROM match_log;
+-- the advertisers' and partners' list entries (whole-window.md), de-duplicated likewise,
+-- stored by identifier; read through the view `uploads`
+CREATE TABLE IF NOT EXISTS upload_log (
+    uploaded_second TIMESTAMP_S NOT NULL, uploaded_micros INTEGER NOT NULL,
+    audience_id VARCHAR NOT NULL, channel VARCHAR NOT NULL, identifier_id BIGINT,
+    copies BIGINT NOT NULL);
+CREATE VIEW IF NOT EXISTS uploads AS
+    SELECT """ + restored_time("uploaded_second", "uploaded_micros") + """ AS uploaded_at,
+           audience_id, channel, identifier_id, copies
+    FROM upload_log;
 CREATE TABLE IF NOT EXISTS delivery_log (
     served_second TIMESTAMP_S NOT NULL, served_micros INTEGER NOT NULL,
     campaign_id VARCHAR NOT NULL, account_id BIGINT NOT NULL, impressions BIGINT NOT NULL);
@@ -280,7 +293,8 @@ def record_key_fingerprint(con: duckdb.DuckDBPyConnection, key: PseudonymKey) ->
 
 def table_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     names = ["accounts", "audiences", "campaigns", "campaign_audiences", "snapshots",
-             "contact_runs", "identifiers", "matches", "deliveries", "files", "rejects"]
+             "contact_runs", "identifiers", "matches", "uploads", "deliveries", "files",
+             "rejects"]
     counts = {}
     for name in names:  # names from the fixed list above, never from input
         row = con.execute(f"SELECT count(*) FROM {name}").fetchall()[0]  # noqa: S608

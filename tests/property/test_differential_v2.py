@@ -26,7 +26,6 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-import pytest
 from hypothesis import given, note, settings
 from hypothesis import strategies as st
 from test_differential import (
@@ -314,7 +313,6 @@ def assert_engine_matches_oracle_v2(case: Case, omit_empty_optional_columns: boo
         )
 
 
-@pytest.mark.skip(reason="engine v2 not implemented yet")
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=HEALTH)
 @given(case=v2_cases(), omit=st.booleans())
 def test_engine_matches_oracle_v2(case: Case, omit: bool) -> None:

@@ -19,7 +19,7 @@ NORMALIZATION = {"not an email address", "not a phone number", "not a possible p
                  "unknown channel"}
 ALLOWED_REASONS = ({*validate.REASONS.values(), validate.MISSING, *ingest._CSV_ERRORS.values(),
                     "unreadable row"} | NORMALIZATION
-                   | {"not a phone number in international form, and the account has no country"})
+                   | {"not a phone number in international form, and no country is known for it"})
 
 
 @pytest.fixture(scope="module")

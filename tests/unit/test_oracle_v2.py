@@ -43,7 +43,6 @@ def test_oracle_gives_the_hand_computed_figures(case: dict[str, Any]) -> None:
 ENGINE_CASES = [c for c in v2_cases.CASES if c["by_channel_rule"] == "v2"]
 
 
-@pytest.mark.skip(reason="engine v2 not implemented yet")
 @pytest.mark.parametrize("case", ENGINE_CASES, ids=[c["name"] for c in ENGINE_CASES])
 def test_engine_gives_the_hand_computed_figures(case: dict[str, Any], tmp_path: Path) -> None:
     report = casefiles.run_engine(case["tables"], case["incident"], tmp_path)

@@ -17,7 +17,7 @@ import pytest
 import casefiles
 import oracle
 from casefiles import sha
-from incidentscope import replay as replay_engine
+from incidentscope import figures
 
 Row = dict[str, Any]
 
@@ -131,13 +131,8 @@ def check(
 ) -> dict[str, Any]:
     """The expected figures (dotted paths) hold for the oracle, then for the engine."""
     tables, incident = built
-    # These cases check v1 (replay-semantics.md), whose by_channel counts logged
-    # channels only; the v2 rule is checked in tests/unit/test_oracle_v2.py.
     from_oracle = oracle.oracle_report(
-        {name: rows for name, rows in tables.items() if rows is not None},
-        incident,
-        by_channel_rule="v1",
-    )
+        {name: rows for name, rows in tables.items() if rows is not None}, incident)
     for path, value in expected.items():
         assert figure(from_oracle, path) == value, f"oracle: {path}"
     report = casefiles.run_engine(tables, incident, tmp_path)
@@ -340,8 +335,9 @@ def test_no_candidate_is_unexplained(tmp_path: Path) -> None:
             },
             "affected_accounts.lower": 0,
             "affected_accounts.upper": 1,
-            # Only the first and third have a logged channel.
-            "by_channel": {"email": {"lower": 0, "upper": 1}, "phone": {"lower": 0, "upper": 1}},
+            # Unexplained: its logged channel, or "unknown" (the second has none).
+            "by_channel": {"email": {"lower": 0, "upper": 1}, "phone": {"lower": 0, "upper": 1},
+                           "unknown": {"lower": 0, "upper": 1}},
         },
     )
 
@@ -365,8 +361,9 @@ def test_unlogged_channel_restricted_phone_and_permitted_email_is_uncertain(
             "matches.permitted": 0,
             "affected_accounts.lower": 0,
             "affected_accounts.upper": 1,
-            # No logged channel: not in the channel breakdown.
-            "by_channel": {},
+            # No logged channel: the channels of the candidates that may have been
+            # restricted (whole-window.md): the phone, not the email.
+            "by_channel": {"phone": {"lower": 0, "upper": 1}},
         },
     )
 
@@ -528,7 +525,7 @@ def test_deliveries_lower_upper_and_after_fix(tmp_path: Path, monkeypatch: pytes
     # rows_per_slice: the delivery query in one slice of accounts, or in many (1: about
     # one per row), whose figures must add up to the same.
     if rows_per_slice:
-        monkeypatch.setattr(replay_engine, "EXPOSURE_ROWS_PER_SLICE", rows_per_slice)
+        monkeypatch.setattr(figures, "EXPOSURE_ROWS_PER_SLICE", rows_per_slice)
     # fix_at 2019-09-01. Matches into aud-t (targeted by cmp-1):
     #   A 08-08 caused (phone restricted throughout)
     #   B 08-08 uncertain (phone restricted at S1, permitted at S2)

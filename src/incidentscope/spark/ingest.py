@@ -67,7 +67,7 @@ from urllib.parse import quote, unquote, urlparse
 
 from incidentscope import compaction, loadplan
 from incidentscope.config import Incident
-from incidentscope.contract import LOAD_ORDER, TABLES, Column
+from incidentscope.contract import HASH_NUMBER, LOAD_ORDER, TABLES, Column, RawContacts
 from incidentscope.errors import BadDataError, IncidentScopeError
 from incidentscope.inputs import (
     InputFile,
@@ -91,7 +91,7 @@ VIEW_SCHEMAS: dict[str, str] = {
     "rejects": "file_sha256 STRING, path STRING, line BIGINT, column_name STRING, "
                "reason STRING",
     "load_warnings": "file_sha256 STRING, path STRING, warning STRING",
-    "accounts": "account_id BIGINT, country STRING",
+    "accounts": "account_id BIGINT, country STRING, region STRING, language STRING",
     "audiences": "audience_id STRING, advertiser_id STRING, audience_type STRING, "
                  "partner_id STRING",
     "campaigns": "campaign_id STRING, advertiser_id STRING, name STRING",
@@ -103,22 +103,22 @@ VIEW_SCHEMAS: dict[str, str] = {
                     "first_snapshot DATE, last_snapshot DATE",
     "matches": "matched_at TIMESTAMP_NTZ, account_id BIGINT, audience_id STRING, "
                "channel STRING, identifier_id BIGINT, copies BIGINT",
+    "uploads": "uploaded_at TIMESTAMP_NTZ, audience_id STRING, channel STRING, "
+               "identifier_id BIGINT, copies BIGINT",
     "deliveries": "served_at TIMESTAMP_NTZ, campaign_id STRING, account_id BIGINT, "
                   "impressions BIGINT",
 }
 
-# What a staged (checked, valid) row of each table keeps, as in the DuckDB loader.
-_STAGE_SCHEMAS: dict[str, str] = {
-    "accounts": "account_id BIGINT, country STRING",
-    "audiences": VIEW_SCHEMAS["audiences"],
-    "campaigns": VIEW_SCHEMAS["campaigns"],
-    "campaign_audiences": VIEW_SCHEMAS["campaign_audiences"],
-    "contacts": "snapshot_date DATE, account_id BIGINT, channel STRING, pseudonym STRING, "
-                "purposes STRING",
-    "matches": "matched_at TIMESTAMP_NTZ, account_id BIGINT, audience_id STRING, "
-               "channel STRING, pseudonym STRING",
-    "deliveries": VIEW_SCHEMAS["deliveries"],
-}
+_SPARK_TYPES = {"BIGINT": "BIGINT", "DATE": "DATE", "TIMESTAMP": "TIMESTAMP_NTZ",
+                "VARCHAR": "STRING"}
+
+
+def _stage_schema(table: str) -> str:
+    """What a staged (checked, valid) row keeps: the DuckDB loader's `Table.staged`, with the
+    contact hash as its keyed pseudonym (here the hash's number in joins, see `_compact`)."""
+    return ", ".join("pseudonym STRING" if name == HASH_NUMBER else
+                     f"{name} {_SPARK_TYPES[kind]}"
+                     for name, kind, _column in TABLES[table].staged())
 
 # Java patterns of cells that are valid and already in canonical form (see _checked).
 _CANONICAL = {
@@ -368,16 +368,20 @@ def _spark_sql(duckdb_sql: str, tz: str) -> str:
     return _sqlport.expression(duckdb_sql, {"tz": tz})
 
 
-def _with_contact_hashes(incident: Incident, raw: Any, typed: dict[str, Any], accounts: Any,
-                         key_frame: Any) -> Any:
+def _with_contact_hashes(incident: Incident, table: str, raw: Any, typed: dict[str, Any],
+                         accounts: Any, key_frame: Any) -> Any:
     """Rows with m_hash / m_reason of their raw contact, and without the raw contact.
 
-    As ingest._contact_map: each distinct (channel, raw value, account country) is
-    normalized once. Rows whose channel or account id is invalid are rejected for that
-    first, so the typed values serve as the key. Only the de-duplication shuffles raw
-    values; rows meet the map again by a keyed reference of the value (as in DuckDB).
+    As ingest._contact_map: each distinct (channel, raw value, region) is normalized once;
+    the region is the account's country (contacts) or the row's `country` (uploads). Rows
+    whose channel or account id is invalid are rejected for that first, so the typed
+    values serve as the key. Only the de-duplication shuffles raw values; rows meet the map
+    again by a keyed reference of the value (as in DuckDB).
     """
     from pyspark.sql import functions as F
+
+    if _raw_contacts(table).region == "row":
+        return _with_row_region_hashes(incident, raw, typed, key_frame)
 
     has_contact = F.expr(_spark_sql("nullif(trim(contact), '') IS NOT NULL",
                                     incident.input_timezone))
@@ -409,6 +413,50 @@ def _with_contact_hashes(incident: Incident, raw: Any, typed: dict[str, Any], ac
     return rows.join(mapped, on=condition, how="left")
 
 
+def _with_row_region_hashes(incident: Incident, raw: Any, typed: dict[str, Any],
+                            key_frame: Any) -> Any:
+    """`_with_contact_hashes` for a table whose rows give their own region (uploads)."""
+    from pyspark.sql import functions as F
+
+    region = F.upper(F.expr(_spark_sql("nullif(trim(country), '')", incident.input_timezone)))
+    has_contact = F.expr(_spark_sql("nullif(trim(contact), '') IS NOT NULL",
+                                    incident.input_timezone))
+    rows = (raw.crossJoin(F.broadcast(key_frame))
+            .withColumn("_channel", typed["channel"])
+            .withColumn("_country", region)
+            .withColumn("_has_contact", has_contact)
+            .withColumn("_ref", F.when(F.col("_has_contact"), F.sha2(
+                F.concat(F.col("_key"), F.lit("|"), F.col("contact")), 256))))
+    distinct = (rows.where(F.col("_has_contact"))
+                .select(F.col("_channel").alias("channel"), F.col("contact").alias("raw"),
+                        F.col("_country").alias("country"))
+                .distinct())
+    mapped = distinct.mapInArrow(
+        _normalizer(incident.normalization),
+        "channel string, raw string, country string, m_hash string, m_reason string")
+    mapped = mapped.crossJoin(F.broadcast(key_frame)).select(
+        F.col("channel").alias("m_channel"), F.col("country").alias("m_country"),
+        F.sha2(F.concat(F.col("_key"), F.lit("|"), F.col("raw")), 256).alias("m_ref"),
+        "m_hash", "m_reason")
+    rows = rows.drop("contact", "_key")
+    condition = ((rows["_ref"] == mapped["m_ref"])
+                 & rows["_channel"].eqNullSafe(mapped["m_channel"])
+                 & rows["_country"].eqNullSafe(mapped["m_country"]))
+    return rows.join(mapped, on=condition, how="left")
+
+
+def _raw_column(table: str) -> str | None:
+    raw = TABLES[table].raw_contacts
+    return raw.raw if raw else None
+
+
+def _raw_contacts(table: str) -> RawContacts:
+    raw = TABLES[table].raw_contacts
+    if raw is None:  # a programming error: only tables with raw contacts get here
+        raise ValueError(f"table {table} has no raw contacts")
+    return raw
+
+
 def _checked(spark: Any, incident: Incident, table: str, raw: Any, accounts: Any,
              key_frame: Any, *, raw_contacts: bool) -> Any:
     """Typed columns, the first problem of each row, pseudonyms; no raw contact value.
@@ -424,7 +472,7 @@ def _checked(spark: Any, incident: Incident, table: str, raw: Any, accounts: Any
     checks: list[tuple[str, Any]] = []
     typed: dict[str, Any] = {}
     for column in columns:
-        if column.name == "contact":
+        if column.name == _raw_column(table):
             continue
         source = raw.schema[column.name].dataType
         if not isinstance(source, StringType):  # native, see _read_parquet
@@ -447,20 +495,21 @@ def _checked(spark: Any, incident: Incident, table: str, raw: Any, accounts: Any
         checks.append((column.name, check))
         typed[column.name] = value
     frame = raw
-    if table == "contacts":
+    spec = TABLES[table].raw_contacts
+    if spec is not None:
         if raw_contacts:
-            frame = _with_contact_hashes(incident, frame, typed, accounts, key_frame)
+            frame = _with_contact_hashes(incident, table, frame, typed, accounts, key_frame)
         else:
             frame = frame.select("*", F.lit(False).alias("_has_contact"),
                                  F.lit(None).cast("string").alias("m_hash"),
                                  F.lit(None).cast("string").alias("m_reason"))
-        hashed = F.coalesce(F.col("m_hash"), typed["contact_sha256"])
+        hashed = F.coalesce(F.col("m_hash"), typed[spec.hashed])
         # As ingest._typed_stage: the normalization's reason, then a row without any contact.
-        checks.append(("contact", F.when(F.col("_has_contact"), F.coalesce(
+        checks.append((spec.raw, F.when(F.col("_has_contact"), F.coalesce(
             F.col("m_reason"), F.when(F.col("m_hash").isNull(), F.lit("unreadable row"))))))
-        checks.append(("contact", F.when(~F.col("_has_contact") & hashed.isNull(),
-                                         F.lit("missing value"))))
-        typed["contact_sha256"] = hashed
+        checks.append((spec.raw, F.when(~F.col("_has_contact") & hashed.isNull(),
+                                        F.lit("missing value"))))
+        typed[spec.hashed] = hashed
     # Each check once, as a column; the first problem found is the row's reason.
     frame = frame.select("*", *[check.alias(f"_check{i}") for i, (_, check) in enumerate(checks)])
     reason = F.coalesce(*[F.col(f"_check{i}") for i in range(len(checks))])
@@ -475,27 +524,26 @@ def _checked(spark: Any, incident: Incident, table: str, raw: Any, accounts: Any
 
 
 def _staged_columns(table: str, frame: Any, key_frame: Any) -> Any:
+    """The checked frame in the order of `Table.staged`: the contact hash as its keyed
+    pseudonym, a column the file lacks (or an empty optional value) as its default."""
     from pyspark.sql import functions as F
 
-    def pseudonym(column: str) -> Any:
-        # substr(sha256(key || contact hash), 1, 32): DuckDB's UHUGEINT, as hex.
-        return F.when(F.col(column).isNotNull(), F.substring(
-            F.sha2(F.concat(F.col("_key"), F.col(column)), 256), 1, 32))
-
+    spec = TABLES[table]
     keep = ["_file", "_rec", "_bad_column", "_bad_reason"]
-    if table == "contacts":
+    columns = []
+    for name, _kind, column in spec.staged():
+        if name == HASH_NUMBER:
+            # substr(sha256(key || contact hash), 1, 32): DuckDB's UHUGEINT, as hex.
+            columns.append(F.when(F.col(column).isNotNull(), F.substring(
+                F.sha2(F.concat(F.col("_key"), F.col(column)), 256), 1, 32)).alias("pseudonym"))
+        elif spec.default(column) != "NULL":
+            columns.append(F.coalesce(F.col(column), F.expr(spec.default(column)))
+                           .alias(column))
+        else:
+            columns.append(F.col(column))
+    if any(name == HASH_NUMBER for name, _kind, _column in spec.staged()):
         frame = frame.crossJoin(F.broadcast(key_frame))
-        return frame.select(*keep, "snapshot_date", "account_id", "channel",
-                            pseudonym("contact_sha256").alias("pseudonym"), "purposes")
-    if table == "matches":
-        frame = frame.crossJoin(F.broadcast(key_frame))
-        return frame.select(*keep, "matched_at", "account_id", "audience_id", "channel",
-                            pseudonym("identifier_sha256").alias("pseudonym"))
-    if table == "deliveries":
-        return frame.select(*keep, "served_at", "campaign_id", "account_id",
-                            F.coalesce(F.col("impressions"), F.lit(1)).alias("impressions"))
-    names = [c.name for c in TABLES[table].columns]
-    return frame.select(*keep, *names)
+    return frame.select(*keep, *columns)
 
 
 def _field_counts(spark: Any, parts: list[_Part]) -> dict[tuple[int, int], int]:
@@ -581,13 +629,14 @@ class _Load:
                                   []).append(part)
             accounts = self.staged.get("accounts")
             if accounts is None:
-                accounts = self.empty(_STAGE_SCHEMAS["accounts"])
+                accounts = self.empty(_stage_schema("accounts"))
             accounts = accounts.groupBy("account_id").agg(F.min("country").alias("country"))
             checked = None
             for group in groups.values():
                 frame = _checked(self.spark, self.incident, table,
                                  _raw_frame(self.spark, group), accounts, self.key_frame,
-                                 raw_contacts=any("contact" in p.position for p in group))
+                                 raw_contacts=any(_raw_column(table) in p.position
+                                                  for p in group))
                 checked = frame if checked is None else checked.unionByName(frame)
             checked = self._materialize(checked)
             # One job per table: the row counts and the rejected rows of every file.
@@ -685,7 +734,7 @@ class _Load:
         staged = self.staged
         if "accounts" in staged:
             views["accounts"] = staged["accounts"].groupBy("account_id").agg(
-                F.min("country").alias("country"))
+                *[F.min(c).alias(c) for c in ("country", "region", "language")])
         for table in ("audiences", "campaigns", "campaign_audiences"):
             if table in staged:
                 views[table] = staged[table].distinct()
@@ -694,11 +743,8 @@ class _Load:
             if twice:
                 raise BadDataError(f"audiences: {twice} audience ids are defined more than once "
                                    "with different values")
-        sources = []
-        if "contacts" in staged:
-            sources.append(staged["contacts"].select("pseudonym"))
-        if "matches" in staged:
-            sources.append(staged["matches"].where("pseudonym IS NOT NULL").select("pseudonym"))
+        sources = [staged[table].where("pseudonym IS NOT NULL").select("pseudonym")
+                   for table in ("contacts", "matches", "uploads") if table in staged]
         identifiers = self.empty(VIEW_SCHEMAS["identifiers"])
         if sources:
             union = sources[0]
@@ -713,12 +759,14 @@ class _Load:
         if "contacts" in staged:
             tables = self._compact(staged["contacts"], identifiers, tables)
         views.update(tables)
-        if "matches" in staged:
-            matches = staged["matches"].alias("s").join(
-                identifiers.alias("i"), F.col("s.pseudonym") == F.col("i.pseudonym"), "left")
-            views["matches"] = matches.groupBy(
-                "s.matched_at", "s.account_id", "s.audience_id", "s.channel", "i.identifier_id"
-            ).agg(F.count(F.lit(1)).alias("copies"))
+        for log, columns in (("matches", ("matched_at", "account_id", "audience_id", "channel")),
+                             ("uploads", ("uploaded_at", "audience_id", "channel"))):
+            # identical rows folded into one with a copies count (ingest._merge_log)
+            if log in staged:
+                rows = staged[log].alias("s").join(
+                    identifiers.alias("i"), F.col("s.pseudonym") == F.col("i.pseudonym"), "left")
+                views[log] = rows.groupBy(*[f"s.{c}" for c in columns], "i.identifier_id").agg(
+                    F.count(F.lit(1)).alias("copies"))
         if "deliveries" in staged:
             views["deliveries"] = staged["deliveries"]
         return views

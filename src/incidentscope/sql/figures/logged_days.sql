@@ -1,0 +1,2 @@
+-- The UTC days of [$lo, $hi) with a valid match row (any audience): missing_log_days.
+SELECT DISTINCT CAST(matched_at AS DATE) FROM matches WHERE matched_at >= $lo AND matched_at < $hi
