@@ -386,6 +386,7 @@ def oracle_report(
             1 for m in unique if m.audience_id not in audiences and in_window(m.matched_at)
         ),
         "rejected_rows": 0,
+        "rejected_rows_by_table": {},
         **match_times(window, classes),
     }
 
@@ -418,6 +419,8 @@ def oracle_report(
         profile = incident.get("normalization") or "twitter"
         valid_rows, rejected = parse_uploads(tables["uploads"], profile)
         coverage["rejected_rows"] += rejected
+        if rejected:
+            coverage["rejected_rows_by_table"] = {"uploads": rejected}
         # Exact duplicates (after parsing) count once; `duplicates` counts the
         # extra copies with t in W, whatever the audience.
         unique_entries = list(dict.fromkeys(valid_rows))

@@ -293,6 +293,8 @@ def run(
         outcome = api.run(incident, _local_data(data), out, db_path=db, strict=strict,
                           progress=_progress(quiet), threads=threads, memory_limit=memory_limit)
     ignore_interrupts_from_now()
+    _warn([f"{path}: not a file of an input table; not read"
+           for path in outcome.load.unknown_files])
     _show_result(outcome.result, output)
     if not quiet:
         for path in outcome.outputs:
@@ -555,6 +557,13 @@ def what_if(
     audience_types: Annotated[list[str] | None, typer.Option(
         "--audience-types", help="Alternative audience types, e.g. 'tailored'; repeatable.",
         show_default=False)] = None,
+    min_audience_size: Annotated[list[int] | None, typer.Option(
+        "--min-audience-size", min=1, max=10**9,
+        help="An alternative smallest targetable audience; repeatable.",
+        show_default=False)] = None,
+    without_uploads: Annotated[bool, typer.Option(
+        "--without-uploads", help="An alternative that replays the log only, not the "
+        "uploaded lists.")] = False,
     combine: Annotated[bool, typer.Option(
         "--combine", help="All options form one alternative (default: one per value).")]
     = False,
@@ -575,6 +584,7 @@ def what_if(
     variants = variants_from_options(
         window_starts=window_start or (), fix_ats=fix_at or (),
         restricted_purposes=restricted_purposes or (), audience_types=audience_types or (),
+        min_audience_sizes=min_audience_size or (), without_uploads=without_uploads,
         combine=combine)
     result = api.what_if(incident, variants, db_path=db)
     if output is Format.json:

@@ -42,6 +42,9 @@ class Incident:
     normalization: str = "twitter"
     # the smallest audience a campaign could target (whole-window.md); None: not known
     min_audience_size: int | None = None
+    # replay the uploaded lists when loaded (not a key of the file: what-if
+    # --without-uploads turns it off)
+    use_uploads: bool = True
     min_cell: int = 10
     # the controller's statements for the regulator notification (notification.py)
     notification: Notification = field(default_factory=Notification)

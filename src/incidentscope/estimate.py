@@ -171,11 +171,13 @@ def whole_window_probabilities(con: EngineLike,
     caused). Entries on one key within one bracket see one state change at most, so they
     share one outcome (the maximum), as does a logged match on that key in that bracket. A
     logged match whose key the log does not name counts only for an account without any
-    upload entry (an entry behind it is among the account's entries otherwise).
+    upload entry on any of its keys: otherwise the entry behind it is among the account's
+    entries, whose own states tell whether it was caused.
     """
     engine = as_engine(con)
-    certain_by_upload = {int(r[0]) for r in engine.rows(
-        "SELECT DISTINCT account_id FROM upload_pairs WHERE certain = 1")}
+    # accounts an upload entry may have matched (any outcome), and those it certainly caused
+    uploaded: dict[int, bool] = {int(r[0]): bool(r[1]) for r in engine.rows(
+        "SELECT account_id, MAX(certain) = 1 FROM upload_pairs GROUP BY account_id")}
     keyed: dict[int, dict[tuple[Any, ...], float]] = {}
     for account_id, a_date, b_date, identifier, p in engine.rows(UPLOAD_PROBABILITIES):
         key = (a_date, b_date, int(identifier))
@@ -184,18 +186,17 @@ def whole_window_probabilities(con: EngineLike,
     unkeyed: dict[int, list[float]] = {}
     for account_id, a_date, b_date, _channel, identifier, draw, p in _match_rows(engine, share):
         account = int(account_id)
-        if account in certain_by_upload:
-            continue
+        if uploaded.get(account):
+            continue  # in the lower bound
         if int(identifier) and not int(draw):
             groups = keyed.setdefault(account, {})
             key = (a_date, b_date, int(identifier))
             groups[key] = max(groups.get(key, 0.0), float(p))
-        else:
+        elif account not in uploaded:
             unkeyed.setdefault(account, []).append(float(p))
     combined = {account: list(groups.values()) for account, groups in keyed.items()}
     for account, ps in unkeyed.items():
-        if account not in combined:
-            combined[account] = ps
+        combined.setdefault(account, []).extend(ps)
     return _combine(combined)
 
 

@@ -125,6 +125,10 @@ def coverage(con: Engine, window_start: datetime,
         figure_sql("coverage"), {"window_start": window_start, "fix_at": fix_at})[0]
     load_warnings = [f"{path}: {warning}" for path, warning in con.rows(
         "SELECT DISTINCT path, warning FROM load_warnings ORDER BY path, warning")]
+    by_table = {str(table): int(count) for table, count in con.rows(
+        "SELECT f.table_name, count(*) FROM rejects r JOIN files f "
+        "ON f.file_sha256 = r.file_sha256 AND f.path = r.path "
+        "GROUP BY f.table_name ORDER BY f.table_name")}
     times = con.rows(figure_sql("times"))[0]
     names = ("first_logged_match", "last_logged_match", "first_caused_match",
              "last_caused_match", "first_possibly_caused_match", "last_possibly_caused_match")
@@ -138,6 +142,7 @@ def coverage(con: Engine, window_start: datetime,
         "duplicate_rows": int(duplicates),
         "unknown_audience_matches": int(unknown),
         "rejected_rows": int(rejected),
+        "rejected_rows_by_table": by_table,
         "load_warnings": load_warnings,
         **{name: (iso_z(value) if isinstance(value, datetime) else None)
            for name, value in zip(names, times, strict=True)},

@@ -13,6 +13,7 @@ hashes are checked and numbered in `hash_dict`, raw contacts normalized in
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -43,6 +44,7 @@ from incidentscope.inputs import (
     csv_record_lines,
     csv_records,
     discover,
+    unknown_files,
 )
 from incidentscope.normalize import NormalizationError, normalize, sha256_hex
 from incidentscope.results import FileLoad, LoadResult, file_warnings
@@ -731,10 +733,11 @@ def load(
     say = progress or (lambda _message: None)
     files = discover(data_dir, incident)
     try:
-        return _load(con, incident, files, key, strict=strict, say=say, batch_files=True)
+        result = _load(con, incident, files, key, strict=strict, say=say, batch_files=True)
     except _BatchUnreadable:
         say("a file cannot be read: loading again file by file to name it")
-        return _load(con, incident, files, key, strict=strict, say=say, batch_files=False)
+        result = _load(con, incident, files, key, strict=strict, say=say, batch_files=False)
+    return dataclasses.replace(result, unknown_files=unknown_files(data_dir, files))
 
 
 # Parquet files of one table and schema staged in one statement (see _Loader.stage): enough

@@ -221,6 +221,23 @@ def discover(data_dir: Path, incident: Incident) -> list[InputFile]:
 csv.field_size_limit(2**31 - 1)
 
 
+def unknown_files(data_dir: Path, files: Iterable[InputFile]) -> tuple[str, ...]:
+    """Data files (CSV, Parquet) in the data folder or its first-level folders that no
+    table reads: a table the contract does not know, or a misspelled name. Listed so that
+    a user sees them (before uploads were a table, uploads.csv was ignored silently)."""
+    root = data_dir.resolve()
+    used = {item.path for item in files}
+    found = []
+    for path in sorted(root.iterdir()):
+        candidates = sorted(path.iterdir()) if path.is_dir() and not path.is_symlink() else [
+            path]
+        for candidate in candidates:
+            if candidate.is_file() and file_format(candidate) and (
+                    candidate.resolve() not in used):
+                found.append(candidate.relative_to(root).as_posix())
+    return tuple(found)
+
+
 def _local(item: InputFile) -> Path:
     if item.uri is not None:  # a programming error: such files are read through Spark
         raise ValueError("a file at a URI is read through Spark (incidentscope.spark.files)")

@@ -118,6 +118,23 @@ class Coverage:
 
 
 @dataclass(frozen=True)
+class UploadEvidence:
+    """An in-window upload entry into an in-scope audience that named one of the account's
+    keys (whole-window.md): what the buggy matcher may have done with it. Never the hash:
+    the key is shown by its fingerprint."""
+
+    uploaded_at: datetime
+    audience_id: str
+    advertiser_id: str
+    audience_type: str
+    channel: str
+    key_fingerprint: str
+    outside_snapshot_range: bool
+    # the outcomes the entry may have had for the account: caused, permitted, none
+    outcomes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class AccountExplanation:
     account_id: int
     country: str | None
@@ -132,6 +149,7 @@ class AccountExplanation:
     keys: tuple[KeyHistory, ...]
     matches: tuple[MatchEvidence, ...]
     coverage: Coverage | None = None
+    uploads: tuple[UploadEvidence, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -175,7 +193,7 @@ class WhatIfResult:
 HEADLINE_LABELS: dict[str, str] = {
     "accounts_lower": "Accounts, certain (lower)",
     "accounts_estimate": "Accounts, estimate",
-    "accounts_upper": "Accounts, possible (upper)",
+    "accounts_upper": "Accounts, upper (logged matches only)",
     "audiences_lower": "Audiences, lower",
     "audiences_upper": "Audiences, upper",
     "campaigns_lower": "Campaigns, lower",
@@ -189,6 +207,11 @@ HEADLINE_LABELS: dict[str, str] = {
     "impressions_lower": "Impressions, lower",
     "impressions_upper": "Impressions, upper",
     "post_fix_caused": "Caused after the fix",
+    "whole_window_lower": "Accounts, whole window, lower",
+    "whole_window_estimate": "Accounts, whole window, estimate",
+    "whole_window_upper": "Accounts, whole window, upper",
+    "targetable_lower": "Audiences targetable only by the incident, lower",
+    "targetable_upper": "Audiences targetable only by the incident, upper",
 }
 
 
@@ -322,9 +345,11 @@ def _explain_classified(con: duckdb.DuckDBPyConnection, incident: Incident,
             in_window[match.match_class] += 1
     post_fix_caused = sum(1 for m in matches if m.period == "post_fix"
                           and m.match_class == "caused")
-    if in_window["caused"]:
+    uploads = _upload_evidence(con, account_id)
+    if in_window["caused"] or any(u.outcomes == ("caused",) for u in uploads):
         outcome = "certainly affected"
-    elif in_window["uncertain"] or in_window["unexplained"]:
+    elif (in_window["uncertain"] or in_window["unexplained"]
+          or any("caused" in u.outcomes for u in uploads)):
         outcome = "possibly affected"
     else:
         outcome = NO_EVIDENCE
@@ -333,7 +358,42 @@ def _explain_classified(con: duckdb.DuckDBPyConnection, incident: Incident,
         fix_at=window[1], restricted_purposes=tuple(incident.restricted_purposes),
         audience_types=tuple(incident.audience_types), classes_in_window=in_window,
         post_fix_caused=post_fix_caused, keys=tuple(histories.values()),
-        matches=tuple(matches), coverage=coverage(con, window))
+        matches=tuple(matches), coverage=coverage(con, window), uploads=uploads)
+
+
+_UPLOAD_OUTCOMES = {0: "none", 1: "permitted", 2: "caused"}
+
+
+def _upload_evidence(con: duckdb.DuckDBPyConnection,
+                     account_id: int) -> tuple[UploadEvidence, ...]:
+    """The account's upload entries and their possible outcomes (the candidate states of
+    the replay's `10_upload_pairs`); the temp tables of `replay.classify` must exist."""
+    sql = f"""
+        SELECT e.uploaded_at, e.audience_id, a.advertiser_id, a.audience_type, e.channel,
+               {_fingerprint_sql('i.pseudonym')}, e.outside, e.exact, c.state_prev,
+               c.state_next
+        FROM counted_uploads e
+        JOIN candidate_states c
+          ON c.sig_channel = e.channel AND c.sig_identifier = e.identifier_id
+         AND c.sig_prev = e.sig_prev AND c.sig_next = e.sig_next AND c.exact = e.exact
+         AND c.outside = e.outside
+        JOIN scope_audiences a ON a.audience_id = e.audience_id
+        JOIN identifiers i ON i.identifier_id = e.identifier_id
+        WHERE c.account_id = $a
+        ORDER BY e.uploaded_at, e.audience_id, e.channel
+    """  # noqa: S608
+    evidence = []
+    for (uploaded_at, audience_id, advertiser_id, audience_type, channel, fingerprint,
+         outside, exact, state_prev, state_next) in _rows(con, sql, {"a": account_id}):
+        states = ({0, 1, 2} if outside else
+                  {int(state_prev)} if exact else {int(state_prev), int(state_next)})
+        outcomes = tuple(_UPLOAD_OUTCOMES[s] for s in (2, 1, 0) if s in states)
+        evidence.append(UploadEvidence(
+            uploaded_at=uploaded_at, audience_id=str(audience_id),
+            advertiser_id=str(advertiser_id), audience_type=str(audience_type),
+            channel=str(channel), key_fingerprint=str(fingerprint),
+            outside_snapshot_range=bool(outside), outcomes=outcomes))
+    return tuple(evidence)
 
 
 def coverage(con: duckdb.DuckDBPyConnection, window: tuple[datetime, datetime]) -> Coverage:
@@ -450,6 +510,8 @@ def variants_from_options(
     fix_ats: Sequence[str] = (),
     restricted_purposes: Sequence[str] = (),
     audience_types: Sequence[str] = (),
+    min_audience_sizes: Sequence[int] = (),
+    without_uploads: bool = False,
     combine: bool = False,
 ) -> list[dict[str, Any]]:
     """Parse the what-if options into incident changes, one dict per alternative run.
@@ -472,9 +534,16 @@ def variants_from_options(
                 raise UsageError(f"--audience-types: '{audience_type}' is not one of "
                                  f"{', '.join(AUDIENCE_TYPES)}")
         parsed.append(("audience_types", types))
+    for size in min_audience_sizes:
+        if size < 1:
+            raise UsageError("--min-audience-size: a whole number >= 1")
+        parsed.append(("min_audience_size", size))
+    if without_uploads:
+        parsed.append(("use_uploads", False))
     if not parsed:
         raise UsageError("what-if: give at least one alternative (--window-start, --fix-at, "
-                         "--restricted-purposes or --audience-types)")
+                         "--restricted-purposes, --audience-types, --min-audience-size or "
+                         "--without-uploads)")
     if not combine:
         return [{name: value} for name, value in parsed]
     names = [name for name, _ in parsed]
@@ -509,6 +578,12 @@ def headline(report: Mapping[str, Any]) -> dict[str, int | None]:
     figures["impressions_lower"] = deliveries["impressions"]["lower"] if deliveries else None
     figures["impressions_upper"] = deliveries["impressions"]["upper"] if deliveries else None
     figures["post_fix_caused"] = report["post_fix"]["caused"]
+    whole = report.get("affected_accounts_whole_window")
+    for bound in ("lower", "estimate", "upper"):
+        figures[f"whole_window_{bound}"] = whole[bound] if whole else None
+    targetable = report.get("audiences_targetable_only_by_incident")
+    for bound in ("lower", "upper"):
+        figures[f"targetable_{bound}"] = targetable[bound] if targetable else None
     return figures
 
 
@@ -535,7 +610,8 @@ def what_if(con: duckdb.DuckDBPyConnection, incident: Incident,
     """
     for changes in variants:
         unknown = sorted(set(changes) - {"window_start", "fix_at", "restricted_purposes",
-                                          "audience_types"})
+                                          "audience_types", "min_audience_size",
+                                          "use_uploads"})
         if unknown:
             raise UsageError(f"what-if: cannot vary '{unknown[0]}'")
     baseline = _scenario(con, incident, "incident file", {})

@@ -125,6 +125,8 @@ def build(
              "warnings": recorded_warnings.get(f.sha256, [])}
             for f in sorted(load.files, key=lambda f: (f.table, f.path))
         ],
+        # data files in the data folder that no input table reads (not hashed, not read)
+        "unknown_files": list(load.unknown_files),
         "key_fingerprint": key_fingerprint,
         "replay_steps": {name: hashlib.sha256(sql.encode("utf-8")).hexdigest()
                          for name, sql in sorted(step_sql.items())},

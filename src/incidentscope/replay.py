@@ -102,7 +102,8 @@ def classify(con: EngineLike, incident: Incident,
     say = progress or (lambda _message: None)
     drop_replay_tables(engine)
     window_start = incident.window_start or earliest_match(engine) or incident.fix_at
-    params = {"window_start": window_start, "fix_at": incident.fix_at}
+    params = {"window_start": window_start, "fix_at": incident.fix_at,
+              "use_uploads": incident.use_uploads}
     _prepare_parameters(engine, incident)
     for step in STEPS:
         say(f"replay step {step}")
@@ -131,8 +132,9 @@ def replay(con: EngineLike, incident: Incident, *,
     post_fix: dict[str, Any] = dict(post_fix_counts)
     post_fix["fix_held"] = post_fix["caused"] == 0
     coverage, loaded = figures.coverage(con, window_start, fix_at)
+    replayed_uploads = loaded["uploads"] and incident.use_uploads
     whole: dict[str, int] | None = None
-    if loaded["uploads"]:
+    if replayed_uploads:
         bounds = figures.whole_window(con)
         whole = {"lower": bounds["lower"],
                  "estimate": bounded_estimate(bounds["lower"], bounds["upper"],
@@ -160,7 +162,7 @@ def replay(con: EngineLike, incident: Incident, *,
         **figures.breakdowns(con),
         "deliveries": figures.deliveries(con, params, loaded["deliveries"]),
         "post_fix": post_fix,
-        "uploads": figures.uploads(con, params) if loaded["uploads"] else None,
+        "uploads": figures.uploads(con, params) if replayed_uploads else None,
         "audiences_targetable_only_by_incident": figures.targetable(
             con, incident.min_audience_size),
         "contacts_used": figures.contacts_used(con),

@@ -37,6 +37,8 @@ class LoadResult:
     files: tuple[FileLoad, ...]
     extra_columns: dict[str, tuple[str, ...]] = field(default_factory=dict)
     rejects_by_reason: dict[str, int] = field(default_factory=dict)
+    # data files in the data folder that no input table reads (inputs.unknown_files)
+    unknown_files: tuple[str, ...] = ()
 
     @property
     def rows_loaded(self) -> int:
@@ -49,8 +51,10 @@ class LoadResult:
     @property
     def warnings(self) -> list[str]:
         """What this load's files told a reader to check (see `file_warnings`)."""
-        return [f"{item.path}: {note}" for item in self.files
-                for note in file_warnings(item, self.extra_columns.get(item.path, ()))]
+        return [*(f"{item.path}: {note}" for item in self.files
+                  for note in file_warnings(item, self.extra_columns.get(item.path, ()))),
+                *(f"{path}: not a file of an input table; not read"
+                  for path in self.unknown_files)]
 
 
 def file_warnings(item: FileLoad, extra_columns: tuple[str, ...]) -> list[str]:

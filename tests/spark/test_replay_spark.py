@@ -18,7 +18,7 @@ from sparkcopy import copy_workspace
 
 import casefiles
 from casefiles import sha
-from incidentscope import api, workspace
+from incidentscope import api, figures, workspace
 from incidentscope import replay as replay_engine
 from incidentscope.config import load_incident
 from incidentscope.generator import ScenarioParams, generate
@@ -132,13 +132,17 @@ def test_every_replay_statement_transpiles(spark: Any) -> None:
 
     engine = SparkEngine(spark)
     params = {"window_start": datetime(2019, 1, 1), "fix_at": datetime(2019, 9, 17),
-              "caused_share": 0.25, "slices": 2, "slice": 1}
+              "caused_share": 0.25, "slices": 2, "slice": 1, "lo": datetime(2019, 1, 1),
+              "hi": datetime(2019, 9, 17), "lower_first": date(2019, 1, 7),
+              "lower_last": date(2019, 9, 9), "upper_first": date(2018, 12, 31),
+              "upper_last": date(2019, 9, 23), "open": False, "min_size": 100}
+    queries = ("estimate", "estimate_uploads", figures.DELIVERY_EXPOSURE)
     for name, sql in replay_engine.all_step_sql().items():
         text = engine.transpile(sql, params)
         assert "$" not in text and "epoch" not in text.lower(), name
         if name == "03_scoped_matches":  # a view, computed where it is read
             assert "CREATE TEMPORARY VIEW scoped_matches AS SELECT" in text
-        elif name not in ("estimate", replay_engine.DELIVERY_EXPOSURE):  # these two are queries
+        elif name not in queries and not name.startswith("figures/"):
             assert text.startswith("CACHE TABLE "), name
 
 

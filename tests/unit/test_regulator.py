@@ -93,7 +93,7 @@ def test_every_template_section_in_order_and_every_field_with_its_source() -> No
                              ("discovery_method", CONTROLLER), ("root_cause", CONTROLLER),
                              ("breach_categories", CONTROLLER),
                              ("other_bodies_informed", CONTROLLER),
-                             ("lead_authority", COMPUTED), ("contacts_used", NOT_PROVIDED)):
+                             ("lead_authority", COMPUTED), ("contacts_used", COMPUTED)):
         assert notice.field(field_id).source == source, field_id
 
 

@@ -279,3 +279,16 @@ def test_report_command_renders_one_format(sample_run: api.RunResult, tmp_path: 
     assert max(len(line) for line in table.stdout.splitlines()) <= 80
     digest = hashlib.sha256(cli("--format", "json").stdout.encode()).hexdigest()
     assert digest == hashlib.sha256((sample_run.out_dir / "report.json").read_bytes()).hexdigest()
+
+
+def test_the_names_a_run_refuses_to_write_over_are_every_name_it_writes(tmp_path: Path) -> None:
+    # api.check_run_out refuses an OUT that holds an input under one of TOP_LEVEL_NAMES:
+    # the list must name every top-level file or folder a run writes.
+    from incidentscope import api
+    from incidentscope.report.outputs import TOP_LEVEL_NAMES
+    from incidentscope.samples import sample_dir
+
+    outcome = api.run(sample_dir() / "incident.toml", sample_dir() / "data", tmp_path / "out",
+                      db_path=tmp_path / "ws.duckdb")
+    written = {path.relative_to(tmp_path / "out").parts[0] for path in outcome.outputs}
+    assert written == set(TOP_LEVEL_NAMES)

@@ -17,8 +17,9 @@ from incidentscope.results import ReplayResult
 if TYPE_CHECKING:  # matplotlib is imported when a chart is drawn, not with this module
     from matplotlib.figure import Figure
 
-CHARTS = ("matches_per_week", "accounts_by_country", "estimate_range")
+CHARTS = ("funnel", "matches_per_week", "accounts_by_country", "estimate_range")
 TITLES = {
+    "funnel": "From exposure to ads: accounts at each stage (lower and upper bound)",
     "matches_per_week": "Matches per week by class, with the fix",
     "accounts_by_country": "Affected accounts by country (lower and upper bound)",
     "estimate_range": "Affected accounts: the estimate between its bounds",
@@ -126,7 +127,44 @@ def _estimate_range(result: ReplayResult) -> Figure:
     return figure
 
 
-_BUILDERS = {"matches_per_week": _matches_per_week,
+def funnel_stages(report: dict[str, Any]) -> list[tuple[str, dict[str, int] | None]]:
+    """The funnel's stages, widest first: who held a security-only contact, who was matched
+    through the uploaded lists (replayed), who was matched in the log, who was served ads
+    because of it; None where the data has no such table."""
+    uploads = report.get("uploads")
+    deliveries = report.get("deliveries")
+    return [
+        ("held a security-only contact (exposed)", report["exposed_accounts"]),
+        ("matched through uploaded lists (replay)",
+         uploads["accounts"] if isinstance(uploads, dict) else None),
+        ("matched in the log (caused - flagged)", report["affected_accounts"]),
+        ("served ads because of it",
+         deliveries["accounts"] if isinstance(deliveries, dict) else None),
+    ]
+
+
+def _funnel(result: ReplayResult) -> Figure:
+    stages = funnel_stages(result.report)
+    figure = _figure(7.0, 2.4)
+    ax = figure.add_subplot()
+    labels = [label for label, _ in stages][::-1]
+    uppers = [(figure_ or {}).get("upper", 0) for _, figure_ in stages][::-1]
+    lowers = [(figure_ or {}).get("lower", 0) for _, figure_ in stages][::-1]
+    ax.barh(labels, uppers, color=COLORS["upper"], label="upper bound")
+    ax.barh(labels, lowers, color=COLORS["lower"], label="lower bound (certain)")
+    for y, (_label, figure_) in enumerate(stages[::-1]):
+        text = ("no data" if figure_ is None else
+                f"{figure_['lower']:,} - {figure_['upper']:,}")
+        ax.annotate(text, xy=(uppers[y], y), xytext=(3, 0), textcoords="offset points",
+                    va="center", fontsize=8)
+    ax.set_xlim(0, max(max(uppers, default=1) * 1.3, 1))
+    ax.set_xlabel("accounts")
+    ax.legend(loc="lower right", frameon=False, fontsize=8)
+    return figure
+
+
+_BUILDERS = {"funnel": _funnel,
+             "matches_per_week": _matches_per_week,
              "accounts_by_country": _accounts_by_country,
              "estimate_range": _estimate_range}
 

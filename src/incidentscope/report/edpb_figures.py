@@ -26,6 +26,14 @@ from incidentscope.report.edpb_fields import (
     date_basis,
     n,
 )
+from incidentscope.report.notes import (
+    coverage_gaps,
+    headline,
+    instant,
+    post_fix_text,
+    upper_scope,
+    whole_window,
+)
 from incidentscope.results import ReplayResult, iso_z
 
 CHANNEL_NAMES = {"email": "email addresses", "phone": "phone numbers"}
@@ -35,81 +43,6 @@ METHOD = ("every logged audience match of the window was replayed against the pe
           "with a match the snapshots cannot clear; the estimate weighs those by how likely "
           "each match was caused (docs/estimation.md)")
 A3 = "Art. 33(3)(a); EDPB template 3"
-
-
-def _instant(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).replace(tzinfo=None)
-
-
-def _whole_window(report: dict[str, Any]) -> dict[str, int] | None:
-    figure = report.get("affected_accounts_whole_window")
-    return figure if isinstance(figure, dict) else None
-
-
-def coverage_gaps(report: dict[str, Any]) -> list[str]:
-    """What the match log does not cover, in words (empty: no gap found)."""
-    coverage = report["coverage"]
-    gaps = []
-    if coverage.get("missing_log_days"):
-        gaps.append(f"{n(coverage['missing_log_days'])} days of the window have no match log")
-    if coverage.get("rejected_rows"):
-        gaps.append(f"{n(coverage['rejected_rows'])} input rows were rejected at load")
-    start = report["incident"]["window_start"]
-    first = coverage.get("first_logged_match")
-    if first is None:
-        gaps.append("the time of the first logged match is not in this run's report.json, "
-                    "so a part of the window before it cannot be ruled out")
-    elif _instant(first) > _instant(start):
-        gaps.append(f"the window from {start} to the first logged match at {first} has no "
-                    "log")
-    return gaps
-
-
-def upper_scope(report: dict[str, Any]) -> str:
-    return ("whole window" if _whole_window(report) is not None
-            else "logged matches only")
-
-
-def headline(report: dict[str, Any]) -> str:
-    """The affected accounts in one sentence, as strong as the data allows."""
-    whole = _whole_window(report)
-    if whole is not None:
-        return (f"Between {n(whole['lower'])} and {n(whole['upper'])} accounts were affected "
-                f"over the whole window (the logged matches and the replay of the uploaded "
-                f"lists); the best estimate is {n(whole['estimate'])}.")
-    figure = report["affected_accounts"]
-    gaps = coverage_gaps(report)
-    missing = ("; ".join(gaps) + ": people matched there are not counted" if gaps else
-               "no gap in the log was found, but matches that were never logged cannot be "
-               "counted")
-    return (f"At least {n(figure['lower'])} accounts were affected for certain; the best "
-            f"estimate is {n(figure['estimate'])}. The upper bound of {n(figure['upper'])} "
-            f"covers logged matches only and is not a maximum: {missing}.")
-
-
-def post_fix_text(report: dict[str, Any]) -> str:
-    post = report["post_fix"]
-    if not post["fix_held"]:
-        text = (f"{n(post['caused'])} matches at or after the fix are explained only by a "
-                "security contact: the fix did not hold.")
-    else:
-        doubtful = post["uncertain"] + post["unexplained"]
-        text = "No match at or after the fix is explained only by a security contact."
-        if doubtful:
-            text += (f" {n(post['uncertain'])} post-fix matches are uncertain and "
-                     f"{n(post['unexplained'])} unexplained: the snapshots cannot tell "
-                     "whether they were caused, so the fix is not proven for them.")
-    deliveries = report.get("deliveries")
-    if deliveries is not None:
-        after = deliveries["after_fix_accounts"]
-        if after["upper"]:
-            text += (f" Between {n(after['lower'])} and {n(after['upper'])} accounts may have "
-                     "been served an ad because of the incident after the fix.")
-        else:
-            text += " No ad served after the fix is attributable to the incident."
-    else:
-        text += " No deliveries were loaded: ads served after the fix are not known."
-    return text
 
 
 def summary(result: ReplayResult) -> tuple[str, ...]:
@@ -215,7 +148,7 @@ def _timeline_fields(result: ReplayResult, incident: Incident) -> list[Field]:
 
 def _counts_rows(report: dict[str, Any]) -> Rows:
     matches = report["matches"]
-    whole = _whole_window(report)
+    whole = whole_window(report)
     affected = report["affected_accounts"]
     rows: list[tuple[str, ...]] = []
     if whole is not None:
@@ -236,7 +169,7 @@ def _counts_rows(report: dict[str, Any]) -> Rows:
 def _subject_fields(result: ReplayResult) -> list[Field]:
     report = result.report
     run = report["incident"]
-    whole = _whole_window(report)
+    whole = whole_window(report)
     matches = report["matches"]
     channels = [CHANNEL_NAMES.get(c, c) for c in report["by_channel"]]
     value: dict[str, Any] = dict(whole or report["affected_accounts"])
@@ -307,7 +240,7 @@ def _coverage_field(report: dict[str, Any]) -> Field:
 
     before_snapshots = "none"
     first_snapshot = coverage.get("first_snapshot")
-    if first_snapshot and date.fromisoformat(first_snapshot) > _instant(
+    if first_snapshot and date.fromisoformat(first_snapshot) > instant(
             run["window_start"]).date():
         before_snapshots = (f"from {run['window_start']} to {first_snapshot}: contact states "
                             "unknown there")
@@ -339,7 +272,7 @@ def _coverage_field(report: dict[str, Any]) -> Field:
     gaps = coverage_gaps(report)
     return Field("coverage", "Coverage of the data", dict(coverage), COMPUTED, A3,
                  method="report.json coverage",
-                 display=("the upper bound covers the whole window" if _whole_window(report)
+                 display=("the upper bound covers the whole window" if whole_window(report)
                           else "gaps of the match log: " + ("; ".join(gaps) or "none found")),
                  table=Rows(("", ""), tuple(rows), (False, False)))
 
@@ -453,7 +386,7 @@ def risk_field(result: ReplayResult, incident: Incident) -> Field:
     rows = tuple((names[c.name], (c.value or NOT_PROVIDED).replace("_", " "),
                   "-" if c.score is None else f"{c.score:g}", c.source, c.reason or "")
                  for c in assessment.components)
-    people = _whole_window(report) or report["affected_accounts"]
+    people = whole_window(report) or report["affected_accounts"]
     value = {"score": assessment.score, "level": assessment.level,
              "missing": list(assessment.missing), "art34": assessment.art34,
              "art34_text": assessment.art34_text,

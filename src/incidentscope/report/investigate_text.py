@@ -24,6 +24,7 @@ from incidentscope.investigate import (
     SnapshotState,
     WhatIfResult,
 )
+from incidentscope.report.document import printable
 
 _PERIOD = {"in_window": "in window", "post_fix": "after the fix",
            "before_window": "before the window"}
@@ -165,8 +166,8 @@ def explain_text(explanation: AccountExplanation, *, mark: str | None = None) ->
         copies = f", {match.copies} copies in the log" if match.copies > 1 else ""
         lines.append(f"{number:>3}. {_time(match.matched_at)}  {_PERIOD[match.period]}  "
                      f"{match.match_class.upper()}")
-        lines.append(f"     {match.audience_id} ({match.audience_type}) of "
-                     f"{match.advertiser_id}; {logged_text(match)}{copies}")
+        lines.append(f"     {_id(match.audience_id)} ({match.audience_type}) of "
+                     f"{_id(match.advertiser_id)}; {logged_text(match)}{copies}")
         lines.append(f"     {_where(match)}; candidates:")
         if not match.candidates:
             lines.append("       none")
@@ -179,7 +180,30 @@ def explain_text(explanation: AccountExplanation, *, mark: str | None = None) ->
                 lines.append(f"         before {_state(candidate.before)}")
                 lines.append(f"         after  {_state(candidate.after)}")
         lines.append(f"     => {match.match_class}: {WHY[match.match_class]}")
+    lines += _upload_lines(explanation, mark)
     return "\n".join(lines) + "\n"
+
+
+def _upload_lines(explanation: AccountExplanation, mark: str | None) -> list[str]:
+    """The account's upload entries (whole-window.md): their possible outcomes."""
+    if not explanation.uploads:
+        return []
+    lines = ["", f"Upload entries naming a key of the account: {len(explanation.uploads)} "
+                 "(outcome: caused = the buggy matcher only, permitted = the fixed one too, "
+                 "none = the key did not exist)"]
+    for number, entry in enumerate(explanation.uploads, start=1):
+        you = f"  <- {CONTACT_YOU_GAVE}" if mark and entry.key_fingerprint == mark else ""
+        outside = ", outside the snapshot range" if entry.outside_snapshot_range else ""
+        lines.append(f"{number:>3}. {_time(entry.uploaded_at)}  {_id(entry.audience_id)} "
+                     f"({entry.audience_type}) of {_id(entry.advertiser_id)}; key "
+                     f"{_fp(entry.key_fingerprint)} {entry.channel}{you}{outside}")
+        lines.append(f"     => possible outcomes: {', '.join(entry.outcomes)}")
+    return lines
+
+
+def _id(value: str) -> str:
+    """An id from the inputs as one line: control characters shown as escapes."""
+    return printable(value)
 
 
 def _md_cell(text: str) -> str:
@@ -208,10 +232,22 @@ def explain_md(explanation: AccountExplanation, *, mark: str | None = None,
     for match in explanation.matches:
         candidates = "<br>".join(_md_cell(candidate_line(c, mark)) for c in match.candidates)
         lines.append(
-            f"| {match.matched_at:%Y-%m-%d %H:%M:%S} | {match.audience_id} | "
-            f"{match.advertiser_id} | {match.audience_type} | {_PERIOD[match.period]} | "
+            f"| {match.matched_at:%Y-%m-%d %H:%M:%S} | {_md_cell(_id(match.audience_id))} | "
+            f"{_md_cell(_id(match.advertiser_id))} | {match.audience_type} | "
+            f"{_PERIOD[match.period]} | "
             f"{_md_cell(logged_text(match)[5:])} | **{match.match_class}** | "
             f"{candidates or 'none'} |")
+    if explanation.uploads:
+        lines += ["", f"{head}# Upload entries", "",
+                  "| time (UTC) | audience | advertiser | type | key | possible outcomes |",
+                  "|---|---|---|---|---|---|"]
+        for entry in explanation.uploads:
+            you = f" ({CONTACT_YOU_GAVE})" if mark and entry.key_fingerprint == mark else ""
+            lines.append(f"| {entry.uploaded_at:%Y-%m-%d %H:%M:%S} | "
+                         f"{_md_cell(_id(entry.audience_id))} | "
+                         f"{_md_cell(_id(entry.advertiser_id))} | {entry.audience_type} | "
+                         f"`{_fp(entry.key_fingerprint)}`{you} {entry.channel} | "
+                         f"{', '.join(entry.outcomes)} |")
     return "\n".join(lines) + "\n"
 
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import Any
 
-from incidentscope.report.charts import TITLES
+from incidentscope.report.charts import TITLES, funnel_stages
 from incidentscope.report.document import (
     Block,
     Bullets,
@@ -20,7 +21,7 @@ from incidentscope.report.document import (
     Table,
     printable,
 )
-from incidentscope.report.notes import warnings
+from incidentscope.report.notes import headline, post_fix_text, warnings
 from incidentscope.results import ReplayResult
 
 # Characters that would start Markdown syntax anywhere in a line: backslash, code, emphasis,
@@ -104,14 +105,21 @@ def postmortem(result: ReplayResult, top: int = 10) -> list[Block]:
              "notification to the supervisory authority (regulator.md) is confidential and "
              "exact too; the figures for publication, with small counts suppressed, are in "
              "public-notice.md and accounts_by_country.csv."),
-        Heading(2, "Affected accounts"),
-        Table(("certain (lower)", "estimate", "possible (upper)"),
+        Heading(2, "From exposure to ads"),
+        Para(headline(report)),
+        Table(("stage", "lower", "upper"), tuple(
+            (label, *(_pair(figure) if figure is not None else ("no data", "no data")))
+            for label, figure in funnel_stages(report))),
+        Chart("funnel", TITLES["funnel"]),
+        *_whole_window_blocks(report),
+        Heading(2, "Affected accounts, logged matches"),
+        Table(("certain (lower)", "estimate", "upper (logged matches only)"),
               ((n(affected["lower"]), n(affected["estimate"]), n(affected["upper"])),),
               (True, True, True)),
         Para("The lower bound counts accounts with a match that only a security-only contact "
              "explains; the upper bound adds every account with an uncertain or unexplained "
-             "match; the estimate weighs the uncertain ones by the snapshots "
-             "(docs/estimation.md)."),
+             "logged match (matches the log lost are in neither); the estimate weighs the "
+             "uncertain ones by the snapshots (docs/estimation.md)."),
         Chart("estimate_range", TITLES["estimate_range"]),
         Table(("", "lower", "upper"), tuple(
             (label, *_pair(report[key])) for label, key in (
@@ -149,15 +157,8 @@ def postmortem(result: ReplayResult, top: int = 10) -> list[Block]:
                 ("impressions in the window", "impressions"),
                 ("accounts served after the fix", "after_fix_accounts"),
                 ("impressions after the fix", "after_fix_impressions")))))
-    post_fix = report["post_fix"]
     blocks.append(Heading(2, "Post-fix control"))
-    if post_fix["fix_held"]:
-        checked = sum(post_fix[c] for c in ("permitted", "uncertain", "unexplained"))
-        blocks.append(Para(f"No caused match at or after the fix: the fix held ({n(checked)} "
-                           "other matches checked)."))
-    else:
-        blocks.append(Para(f"{n(post_fix['caused'])} caused matches at or after the fix: the "
-                           "fix did not hold.", strong=True))
+    blocks.append(Para(post_fix_text(report), strong=not report["post_fix"]["fix_held"]))
     blocks += [Heading(2, "Coverage"), Table(("", ""), tuple(
         (key.replace("_", " "), _coverage_cell(value))
         for key, value in report["coverage"].items()))]
@@ -167,10 +168,54 @@ def postmortem(result: ReplayResult, top: int = 10) -> list[Block]:
     return blocks
 
 
+def _whole_window_blocks(report: dict[str, Any]) -> list[Block]:
+    """The whole window (whole-window.md): its range, the uploads replay and its agreement
+    with the log, and the audiences targetable only through the incident."""
+    blocks: list[Block] = []
+    whole, uploads = report.get("affected_accounts_whole_window"), report.get("uploads")
+    if isinstance(whole, dict) and isinstance(uploads, dict):
+        agreement = uploads["log_agreement"]
+        blocks += [
+            Heading(2, "Affected accounts, whole window"),
+            Table(("certain (lower)", "estimate", "upper"),
+                  ((n(whole["lower"]), n(whole["estimate"]), n(whole["upper"])),),
+                  (True, True, True)),
+            Para(f"The uploaded lists were replayed: {n(uploads['entries'])} entries into "
+                 f"in-scope audiences in the window ({n(uploads['duplicates'])} duplicate "
+                 "rows), each re-matched by the buggy and the fixed rule against the snapshots. "
+                 "The whole-window bounds unite the logged matches' accounts with those of "
+                 "certainly (lower) and possibly (upper) caused upload pairs."),
+            Table(("uploads replay", "lower", "upper"), tuple(
+                (label, *_pair(uploads[key])) for label, key in (
+                    ("accounts", "accounts"), ("audiences", "audiences"),
+                    ("campaigns", "campaigns")))),
+            Table(("agreement with the log", "pairs"), (
+                ("logged caused (audience, account) pairs", n(agreement["logged_caused_pairs"])),
+                ("... of them among the uploads' pairs",
+                 n(agreement["logged_caused_pairs_with_upload"])),
+                ("replayed certainly caused pairs of log days",
+                 n(agreement["replayed_caused_pairs_on_log_days"])),
+                ("... of them in the log", n(agreement["replayed_caused_pairs_in_log"])))),
+        ]
+    targetable = report.get("audiences_targetable_only_by_incident")
+    if isinstance(targetable, dict):
+        minimum = report["incident"].get("min_audience_size")
+        blocks += [Heading(2, "Audiences targetable only because of the incident"),
+                   Para(f"Audiences that reached the targetable size ({n(minimum or 0)} "
+                        f"accounts) only through caused matches (lower) or through matches "
+                        f"that were not permitted (upper): {n(targetable['lower'])} to "
+                        f"{n(targetable['upper'])}. Campaigns on them could not have run "
+                        "without the incident.")]
+    return blocks
+
+
 def _coverage_cell(value: object) -> str:
-    """A coverage figure; a list (the load warnings) by its length: Warnings lists them."""
+    """A coverage figure; a list (the load warnings) by its length: Warnings lists them; the
+    rejected rows by table as `table n`."""
     if value is None:
         return "-"
+    if isinstance(value, dict):
+        return ", ".join(f"{key} {count}" for key, count in value.items()) or "-"
     return str(len(value)) if isinstance(value, list) else str(value)
 
 

@@ -95,7 +95,7 @@ TOP_LEVEL_NAMES = frozenset({
     "report.json", "report.md", "charts", "report.html", "regulator.md", "regulator.html",
     "regulator.pdf", "notification.csv", "notification.parquet", "campaigns.csv",
     "campaigns.parquet", "accounts_by_country.csv", "accounts_by_country.parquet",
-    "manifest.json",
+    "regulator.json", "public-notice.md", "public-notice.html", "art34", "manifest.json",
 })
 
 

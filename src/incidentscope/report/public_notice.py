@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from incidentscope.config import Incident
 from incidentscope.report.document import Block, Bullets, Heading, Para, Table
-from incidentscope.report.edpb_figures import coverage_gaps
+from incidentscope.report.notes import coverage_gaps
 from incidentscope.report.suppress import Group, Suppressed, suppress
 from incidentscope.results import ReplayResult
 

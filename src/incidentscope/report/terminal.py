@@ -14,7 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from incidentscope.report.document import printable
-from incidentscope.report.notes import warnings
+from incidentscope.report.notes import warnings, whole_window
 from incidentscope.results import ReplayResult
 
 
@@ -32,12 +32,27 @@ def summary(result: ReplayResult, top: int = 5) -> RenderableType:
     report = result.report
     incident = report["incident"]
     affected = report["affected_accounts"]
+    whole = whole_window(report)
     head = Table.grid(padding=(0, 2))
     head.add_column(justify="left")
     head.add_column(justify="right")
-    head.add_row("Affected accounts, certain (lower)", _n(affected["lower"]))
-    head.add_row(Text("Estimate", style="bold"), Text(_n(affected["estimate"]), style="bold"))
-    head.add_row("Possibly affected (upper)", _n(affected["upper"]))
+    exposed = report["exposed_accounts"]
+    head.add_row("Held a security-only contact (exposed)",
+                 f"{_n(exposed['lower'])} - {_n(exposed['upper'])}")
+    if whole is not None:
+        # the headline: the whole window, the logged matches' own range beside it
+        head.add_row(Text("Affected accounts, whole window", style="bold"),
+                     Text(f"{_n(whole['lower'])} - {_n(whole['upper'])}", style="bold"))
+        head.add_row(Text("Estimate, whole window", style="bold"),
+                     Text(_n(whole["estimate"]), style="bold"))
+        head.add_row("Logged matches: certain - upper (estimate)",
+                     f"{_n(affected['lower'])} - {_n(affected['upper'])} "
+                     f"({_n(affected['estimate'])})")
+    else:
+        head.add_row("Affected accounts, certain (lower)", _n(affected["lower"]))
+        head.add_row(Text("Estimate", style="bold"),
+                     Text(_n(affected["estimate"]), style="bold"))
+        head.add_row("Upper bound, logged matches only", _n(affected["upper"]))
     for label, key in (("Audiences", "affected_audiences"), ("Campaigns", "affected_campaigns"),
                        ("Advertisers", "affected_advertisers"),
                        ("Data partners", "affected_partners")):
@@ -70,9 +85,11 @@ def summary(result: ReplayResult, top: int = 5) -> RenderableType:
 
     post_fix = report["post_fix"]
     if post_fix["fix_held"]:
-        checked = sum(post_fix[c] for c in ("permitted", "uncertain", "unexplained"))
-        control = Text(f"Post-fix control: no caused match after the fix ({_n(checked)} other "
-                       "matches checked)", style="green")
+        doubtful = post_fix["uncertain"] + post_fix["unexplained"]
+        control = Text("Post-fix control: no caused match after the fix" + (
+            f"; {_n(doubtful)} uncertain or unexplained: not proven for them" if doubtful
+            else f" ({_n(post_fix['permitted'])} permitted matches checked)"),
+            style="yellow" if doubtful else "green")
     else:
         control = Text(f"POST-FIX CONTROL FAILED: {_n(post_fix['caused'])} caused matches at or "
                        "after the fix", style="bold red")

@@ -75,6 +75,7 @@ from incidentscope.inputs import (
     csv_header,
     csv_record_lines,
     discover,
+    unknown_files,
 )
 from incidentscope.results import FileLoad, LoadResult, file_warnings
 from incidentscope.spark import _sqlport
@@ -901,8 +902,9 @@ def load(spark: Any, incident: Incident, data_dir: Path | str, key: PseudonymKey
     by_reason: dict[str, int] = {}
     for reject in loader.rejects:
         by_reason[reject[4]] = by_reason.get(reject[4], 0) + 1
+    unknown = () if spark_files.is_uri(data_dir) else unknown_files(Path(data_dir), files)
     return LoadResult(loader.load_id, ordered, loader.extra_columns,
-                      dict(sorted(by_reason.items())))
+                      dict(sorted(by_reason.items())), unknown)
 
 
 def _run(spark: Any, loader: _Load, by_table: dict[str, list[_Part]],

@@ -1,7 +1,8 @@
 -- The counted upload entries (whole-window.md): de-duplicated list entries into in-scope
 -- audiences, uploaded in the window, with their snapshot bracket and signature columns
 -- found exactly as 03_scoped_matches finds a match's, and whether they were uploaded on a
--- log day (a UTC day with a valid match row, any audience). A table: the window is a
+-- log day (a UTC day with a valid match row, any audience). None when the uploads are
+-- not replayed (use_uploads false: what-if --without-uploads). A table: the window is a
 -- parameter, which a view cannot take.
 CREATE TEMP TABLE counted_uploads AS
 SELECT u.uploaded_at, u.audience_id, u.channel, u.identifier_id,
@@ -21,4 +22,4 @@ LEFT JOIN brackets b ON b.day = CAST(u.uploaded_at AS DATE)
                      AND b.from_ts <= u.uploaded_at AND u.uploaded_at < b.to_ts
 LEFT JOIN (SELECT DISTINCT CAST(matched_at AS DATE) AS day FROM matches) d
        ON d.day = CAST(u.uploaded_at AS DATE)
-WHERE u.uploaded_at >= $window_start AND u.uploaded_at < $fix_at
+WHERE $use_uploads AND u.uploaded_at >= $window_start AND u.uploaded_at < $fix_at
