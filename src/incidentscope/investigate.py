@@ -193,7 +193,7 @@ class WhatIfResult:
 HEADLINE_LABELS: dict[str, str] = {
     "accounts_lower": "Accounts, certain (lower)",
     "accounts_estimate": "Accounts, estimate",
-    "accounts_upper": "Accounts, upper (logged matches only)",
+    "accounts_upper": "Accounts, upper (logged only)",
     "audiences_lower": "Audiences, lower",
     "audiences_upper": "Audiences, upper",
     "campaigns_lower": "Campaigns, lower",
@@ -207,11 +207,11 @@ HEADLINE_LABELS: dict[str, str] = {
     "impressions_lower": "Impressions, lower",
     "impressions_upper": "Impressions, upper",
     "post_fix_caused": "Caused after the fix",
-    "whole_window_lower": "Accounts, whole window, lower",
-    "whole_window_estimate": "Accounts, whole window, estimate",
-    "whole_window_upper": "Accounts, whole window, upper",
-    "targetable_lower": "Audiences targetable only by the incident, lower",
-    "targetable_upper": "Audiences targetable only by the incident, upper",
+    "whole_window_lower": "Whole window, lower",
+    "whole_window_estimate": "Whole window, estimate",
+    "whole_window_upper": "Whole window, upper",
+    "targetable_lower": "Targetable by incident only, lower",
+    "targetable_upper": "Targetable by incident only, upper",
 }
 
 

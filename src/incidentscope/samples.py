@@ -87,7 +87,22 @@ def write_sample_data(out_dir: Path) -> None:
 
 
 def prepare_demo(out_dir: Path) -> tuple[Path, Path, Path]:
-    """(incident file, data folder, workspace path) for a demo run into out_dir."""
-    root = sample_dir()
+    """(incident file, data folder, workspace path) for a demo run into out_dir.
+
+    The sample's incident file is copied into out_dir with the workspace beside it (its
+    default place), so that `explain`, `lookup`, `what-if` and `status` run on
+    `OUT/incident.toml` as for any investigation. An out_dir holding another
+    incident.toml is refused: the demo never overwrites an investigation's file.
+    """
+    from incidentscope.errors import UsageError
+
+    text = (sample_dir() / "incident.toml").read_text("utf-8")
     out_dir.mkdir(parents=True, exist_ok=True)
-    return root / "incident.toml", root / "data", out_dir / "workspace.duckdb"
+    incident = out_dir / "incident.toml"
+    if incident.exists():
+        if not incident.is_file() or incident.read_text("utf-8", errors="replace") != text:
+            raise UsageError(f"--out {out_dir}: holds another incident.toml; choose a folder "
+                             "for the demo")
+    else:
+        incident.write_text(text, "utf-8")
+    return incident, sample_dir() / "data", out_dir / "incident.duckdb"

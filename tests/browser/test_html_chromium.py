@@ -55,7 +55,7 @@ def out_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.mark.parametrize(("name", "heading", "charts", "element"), [
-    ("report.html", "Affected accounts", 3, "<table>"),
+    ("report.html", "Affected accounts", 4, "<table>"),
     ("regulator.html", "Data subjects by country and region", 0, "<table>"),
     ("public-notice.html", "What you can do", 0, "<table>"),
     ("art34/notice.de.html", "Was Sie tun können", 0, "<li>"),
@@ -74,6 +74,15 @@ def test_report_renders_with_charts_and_no_console_error(
     for alt, data in images:
         svg = ET.fromstring(base64.b64decode(data))
         assert svg.tag.endswith("svg") and len(list(svg.iter())) > 50, alt
+    assert console_errors(done.stderr) == []
+
+
+@pytest.mark.parametrize("language", ["en", "de", "fr", "es", "it", "nl", "pt", "ja"])
+def test_every_art34_notice_renders(out_dir: Path, tmp_path: Path, language: str) -> None:
+    done = chromium(out_dir / "art34" / f"notice.{language}.html", tmp_path / "profile",
+                    "--dump-dom", "--virtual-time-budget=3000")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert f'<html lang="{language}">' in done.stdout and "<li>" in done.stdout
     assert console_errors(done.stderr) == []
 
 

@@ -135,7 +135,8 @@ def test_every_replay_statement_transpiles(spark: Any) -> None:
               "caused_share": 0.25, "slices": 2, "slice": 1, "lo": datetime(2019, 1, 1),
               "hi": datetime(2019, 9, 17), "lower_first": date(2019, 1, 7),
               "lower_last": date(2019, 9, 9), "upper_first": date(2018, 12, 31),
-              "upper_last": date(2019, 9, 23), "open": False, "min_size": 100}
+              "upper_last": date(2019, 9, 23), "open": False, "min_size": 100,
+              "use_uploads": True}
     queries = ("estimate", "estimate_uploads", figures.DELIVERY_EXPOSURE)
     for name, sql in replay_engine.all_step_sql().items():
         text = engine.transpile(sql, params)

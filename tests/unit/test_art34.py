@@ -145,6 +145,25 @@ def test_a_notice_renders_in_every_language(language: str) -> None:
     assert page.count("<li>") == 2 + 5  # two audiences, five things to do
 
 
+@pytest.mark.parametrize("language", art34.PDF_LANGUAGES)
+def test_a_notice_reads_back_from_its_pdf(language: str) -> None:
+    import io
+
+    from pypdf import PdfReader
+
+    person = art34._facts_by_account(result())[11]
+    context = {"window_start": "2019-01-01", "fix_date": "2019-09-17",
+               "dpo_contact": "DPO, dpo@example.com", "controller": "Example Ltd."}
+    subject, body = art34.render_text(language, person, context)
+    pdf = art34.render_pdf(subject, body)
+    assert pdf == art34.render_pdf(subject, body)  # same notice, same bytes
+    text = " ".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
+    phrase, heading, advertiser, _possible = PHRASES[language]
+    flat = " ".join(text.split())
+    for expected in (phrase, heading, advertiser, "aud_1", "Example Ltd."):
+        assert " ".join(expected.split()) in flat, (language, expected)
+
+
 def test_the_mail_merge_table_is_keyed_by_account_and_holds_the_facts() -> None:
     frame = art34.notices(result(), incident())
     assert frame.schema == pl.Schema(art34.NOTICES_SCHEMA)
@@ -184,7 +203,8 @@ def test_letters_list_the_audiences_to_purge_with_counts() -> None:
     assert len(purge_csv) == 5
     assert set(files) == {"art34/notices.csv", "art34/notices.parquet", "art34/purge.csv",
                           "art34/purge.parquet", "art34/letters.md",
-                          *(f"art34/notice.{lang}.html" for lang in art34.LANGUAGES)}
+                          *(f"art34/notice.{lang}.html" for lang in art34.LANGUAGES),
+                          *(f"art34/notice.{lang}.pdf" for lang in art34.PDF_LANGUAGES)}
     assert art34.render_all(result(), incident()) == files  # same input, same bytes
     # the examples show the first account with facts, without its id
     assert "aud_1" in files["art34/notice.de.html"].decode()

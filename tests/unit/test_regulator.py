@@ -36,6 +36,24 @@ def golden() -> dict[str, Any]:
     return copy.deepcopy(json.loads(GOLDEN_REPORT.read_text()))
 
 
+def logged_only() -> dict[str, Any]:
+    """The golden report as a run without uploads gives it."""
+    report = golden()
+    report.update(affected_accounts_whole_window=None, uploads=None)
+    return report
+
+
+def schema_1() -> dict[str, Any]:
+    """The golden report without what schema 2 added to coverage (an older report.json)."""
+    report = logged_only()
+    for key in ("first_logged_match", "last_logged_match", "first_caused_match",
+                "last_caused_match", "first_possibly_caused_match",
+                "last_possibly_caused_match", "rejected_rows_by_table"):
+        del report["coverage"][key]
+    report["coverage"]["rejected_rows"] = 16
+    return report
+
+
 def accounts() -> pl.DataFrame:
     return pl.DataFrame({
         "account_id": [11, 12, 13],
@@ -115,8 +133,7 @@ def test_a_missing_statement_is_not_provided_and_never_invented() -> None:
 
 
 def test_without_whole_window_figures_the_upper_bound_covers_logged_matches_only() -> None:
-    report = golden()
-    assert "affected_accounts_whole_window" not in report
+    report = schema_1()
     notice = edpb.build(result(report), sample_incident())
     text = markdown(notice)
     headline = notice.summary[0]
@@ -136,13 +153,13 @@ def test_without_whole_window_figures_the_upper_bound_covers_logged_matches_only
 
 
 def test_the_window_before_the_first_logged_match_is_named() -> None:
-    report = golden()
-    report["coverage"]["first_logged_match"] = "2019-01-01T18:26:39Z"
-    report["coverage"]["last_logged_match"] = "2019-09-16T23:10:00Z"
+    report = logged_only()
+    assert report["coverage"]["first_logged_match"] == "2019-01-01T18:26:39Z"
     headline = edpb.build(result(report), sample_incident()).summary[0]
     assert ("the window from 2019-01-01T00:00:00Z to the first logged match at "
             "2019-01-01T18:26:39Z has no log") in headline
-    report["coverage"].update(missing_log_days=0, rejected_rows=0,
+    assert "8 match log rows were rejected at load" in headline
+    report["coverage"].update(missing_log_days=0, rejected_rows_by_table={"uploads": 6},
                               first_logged_match="2019-01-01T00:00:00Z")
     clean = edpb.build(result(report), sample_incident()).summary[0]
     assert "covers logged matches only and is not a maximum" in clean
@@ -188,7 +205,7 @@ def test_the_post_fix_control_states_what_it_cannot_rule_out() -> None:
 
 
 def test_breach_start_and_end_come_from_the_data_beside_the_controllers_dates() -> None:
-    report = golden()
+    report = schema_1()
     without = edpb.build(result(report), sample_incident()).field("breach_period_data")
     # first caused: the earliest first_caused_at; first possibly caused: first_match_at
     assert without.value == {"first_caused_match": "2019-01-05T00:00:00Z",
@@ -208,7 +225,7 @@ def test_breach_start_and_end_come_from_the_data_beside_the_controllers_dates() 
                            "to 2019-09-16T22:00:00Z")
     assert notice.field("started_at").value == "2019-01-01"
     assert notice.field("started_at").source == CONTROLLER
-    empty = edpb.build(result(golden(), accounts().clear()), sample_incident())
+    empty = edpb.build(result(schema_1(), accounts().clear()), sample_incident())
     assert empty.field("breach_period_data").source == NOT_PROVIDED
 
 
@@ -232,8 +249,9 @@ def test_on_the_sample_the_computed_fields_equal_report_json(sample_run: api.Run
     report = json.loads((sample_run.out_dir / "report.json").read_text())
     fields = {f["id"]: f for s in data["sections"] for f in s["fields"]}
     assert fields["affected_accounts"]["value"]["logged"] == report["affected_accounts"]
+    # with the uploaded lists, the headline figure is the whole window
     assert {k: fields["affected_accounts"]["value"][k] for k in ("lower", "estimate", "upper")
-            } == report["affected_accounts"]
+            } == report["affected_accounts_whole_window"]
     assert fields["records"]["value"] == {
         "lower": report["matches"]["caused"],
         "upper": sum(report["matches"][k] for k in ("caused", "uncertain", "unexplained"))}

@@ -74,7 +74,7 @@ def test_html_is_self_contained(sample_run: api.RunResult) -> None:
         assert "http://" not in page and "https://" not in page and "<script" not in page
         assert "default-src 'none'" in page
     report = (sample_run.out_dir / "report.html").read_text()
-    assert report.count('src="data:image/svg+xml;base64,') == 3
+    assert report.count('src="data:image/svg+xml;base64,') == 4  # funnel, weekly, country, range
 
 
 def test_account_ids_appear_only_in_the_person_level_files(sample_run: api.RunResult) -> None:
@@ -144,11 +144,13 @@ def test_by_country_publication_is_suppressed_and_json_is_exact(
 def test_regulator_report_is_confidential_exact_and_no_stronger_than_the_data(
         sample_run: api.RunResult) -> None:
     text = (sample_run.out_dir / "regulator.md").read_text()
-    # no bound called a maximum: the log misses days, rows and the start of the window
+    # no bound called a maximum; with the uploaded lists the headline is the whole window,
+    # and the logged matches' own bound says what it covers (tests/unit/test_whole_window.py:
+    # the wording without uploads)
     assert "At most" not in text and "upper (maximum)" not in text
-    assert "The upper bound of 71 covers logged matches only and is not a maximum" in text
-    assert "11 days of the window have no match log" in text
-    assert "16 input rows were rejected at load" in text
+    assert "Between 64 and 71 accounts were affected over the whole window" in text
+    assert "| Accounts, logged matches only | 56 | 64 | 71 |" in text
+    assert "11 |" in text and "Days of the window without match log" in text
     # exact counts: the notification is confidential
     assert "<10" not in text and "≥10" not in text and "Confidential" in text
     assert "| Advertisers, logged matches | 5 |  | 5 |" in text
@@ -217,7 +219,8 @@ def test_the_public_notice_is_suppressed_and_says_so(sample_run: api.RunResult) 
     text = (sample_run.out_dir / "public-notice.md").read_text()
     assert "For publication (GDPR Art. 34(3)(c))" in text
     assert "| DE | <10 | <10 |" in text and "| total | 56 | 71 |" in text
-    assert "is not a maximum" in text
+    assert "Between 64 and 71 accounts were affected over the whole period" in text
+    assert "upper bound (logged matches)" in text
 
 
 def _hashes_under_tz(tz: str, root: Path) -> dict[str, str]:

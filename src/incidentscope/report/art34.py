@@ -32,10 +32,14 @@ from typing import Any
 import polars as pl
 
 from incidentscope.config import Incident
-from incidentscope.report.document import Block, Heading, Para, Table
+from incidentscope.report.document import Block, Bullets, Heading, Para, Table
 from incidentscope.results import ReplayResult
 
 LANGUAGES = ("en", "de", "fr", "es", "it", "nl", "pt", "ja")
+# Notices also written as PDF: the languages the bundled font (DejaVu Sans, as matplotlib
+# ships it: the same glyphs on every machine) can set; it has no Japanese glyphs, so the
+# Japanese notice is HTML and text only.
+PDF_LANGUAGES = ("en", "de", "fr", "es", "it", "nl", "pt")
 # The language of a country's notices when the account names none. Multilingual countries
 # take their most spoken language of LANGUAGES (BE nl, CH de, LU fr); give `language` in
 # `accounts` to choose per person.
@@ -167,6 +171,18 @@ def paragraphs(body: str) -> Iterator[dict[str, Any]]:
             yield {"text": " ".join(text), "bullets": []}
         if items:
             yield {"text": "", "bullets": items}
+
+
+def render_pdf(subject: str, body: str) -> bytes:
+    """A notice as an A4 PDF, with the regulator report's writer and font (same bytes for
+    the same notice)."""
+    from incidentscope.report.regulator import to_pdf
+
+    document: list[Block] = [Heading(1, subject)]
+    for block in paragraphs(body):
+        document.append(Bullets(tuple(block["bullets"])) if block["bullets"]
+                        else Para(block["text"]))
+    return to_pdf(document, subject)
 
 
 def render_html(language: str, subject: str, body: str) -> str:
@@ -323,5 +339,7 @@ def render_all(result: ReplayResult, incident: Incident) -> dict[str, bytes]:
         subject, body = render_text(language, sample, context)
         files[f"art34/notice.{language}.html"] = render_html(
             language, subject, body).encode("utf-8")
+        if language in PDF_LANGUAGES:
+            files[f"art34/notice.{language}.pdf"] = render_pdf(subject, body)
     files["art34/letters.md"] = to_markdown(letters(result, incident)).encode("utf-8")
     return files

@@ -188,15 +188,16 @@ def _upload_lines(explanation: AccountExplanation, mark: str | None) -> list[str
     """The account's upload entries (whole-window.md): their possible outcomes."""
     if not explanation.uploads:
         return []
-    lines = ["", f"Upload entries naming a key of the account: {len(explanation.uploads)} "
-                 "(outcome: caused = the buggy matcher only, permitted = the fixed one too, "
-                 "none = the key did not exist)"]
+    lines = ["", f"Upload entries naming a key of the account: {len(explanation.uploads)}",
+             "(outcomes: caused = the buggy matcher only; permitted = the fixed one too;",
+             " none = the key did not exist then)"]
     for number, entry in enumerate(explanation.uploads, start=1):
         you = f"  <- {CONTACT_YOU_GAVE}" if mark and entry.key_fingerprint == mark else ""
         outside = ", outside the snapshot range" if entry.outside_snapshot_range else ""
         lines.append(f"{number:>3}. {_time(entry.uploaded_at)}  {_id(entry.audience_id)} "
-                     f"({entry.audience_type}) of {_id(entry.advertiser_id)}; key "
-                     f"{_fp(entry.key_fingerprint)} {entry.channel}{you}{outside}")
+                     f"({entry.audience_type})")
+        lines.append(f"     of {_id(entry.advertiser_id)}; key {_fp(entry.key_fingerprint)} "
+                     f"{entry.channel}{you}{outside}")
         lines.append(f"     => possible outcomes: {', '.join(entry.outcomes)}")
     return lines
 

@@ -29,12 +29,18 @@ def coverage_gaps(report: dict[str, Any]) -> list[str]:
     gaps = []
     if coverage.get("missing_log_days"):
         gaps.append(f"{_n(coverage['missing_log_days'])} days of the window have no match log")
-    rejected = coverage.get("rejected_rows_by_table", {}).get("matches", 0)
-    if rejected:
-        gaps.append(f"{_n(rejected)} match log rows were rejected at load")
+    by_table = coverage.get("rejected_rows_by_table")
+    if by_table is None:  # a report.json of schema 1: rejects of every table together
+        if coverage.get("rejected_rows"):
+            gaps.append(f"{_n(coverage['rejected_rows'])} input rows were rejected at load")
+    elif by_table.get("matches"):
+        gaps.append(f"{_n(by_table['matches'])} match log rows were rejected at load")
     start = report["incident"]["window_start"]
     first = coverage.get("first_logged_match")
-    if first is None:
+    if "first_logged_match" not in coverage:  # schema 1
+        gaps.append("the time of the first logged match is not in this run's report.json, "
+                    "so a part of the window before it cannot be ruled out")
+    elif first is None:
         gaps.append("no match of the window is logged at all")
     elif instant(first) > instant(start):
         gaps.append(f"the window from {start} to the first logged match at {first} has no "

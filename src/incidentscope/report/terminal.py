@@ -53,10 +53,11 @@ def summary(result: ReplayResult, top: int = 5) -> RenderableType:
         head.add_row(Text("Estimate", style="bold"),
                      Text(_n(affected["estimate"]), style="bold"))
         head.add_row("Upper bound, logged matches only", _n(affected["upper"]))
+    scope = " in the log" if whole is not None else ""
     for label, key in (("Audiences", "affected_audiences"), ("Campaigns", "affected_campaigns"),
                        ("Advertisers", "affected_advertisers"),
                        ("Data partners", "affected_partners")):
-        head.add_row(f"{label} (lower - upper)",
+        head.add_row(f"{label}{scope} (lower - upper)",
                      f"{_n(report[key]['lower'])} - {_n(report[key]['upper'])}")
     deliveries = report["deliveries"]
     if deliveries is not None:
