@@ -128,6 +128,10 @@ def _sd(value: float) -> str:
     return "n/a" if math.isnan(value) else f"{value:.1f}"
 
 
+def _pct_or_na(value: float) -> str:
+    return "n/a" if math.isnan(value) else f"{value:.1f}%"
+
+
 def _pct(value: float) -> str:
     return f"{value * 100:+.1f}%"
 
@@ -159,7 +163,7 @@ def render(rows: list[Row]) -> str:
             f"{math.fsum(abs(e) for e in errors) / n * 100:.1f}% | "
             f"{max(abs(e) for e in errors) * 100:.1f}% | "
             f"{sum(abs(e) <= 0.02 for e in errors)}/{n} | "
-            f"{_sd(math.fsum(r.sd / r.truth for r in group) / n * 100)}% | "
+            f"{_pct_or_na(math.fsum(r.sd / r.truth for r in group) / n * 100)} | "
             f"{sum(r.covered for r in group)}/{n} |")
     return "\n".join(lines)
 
