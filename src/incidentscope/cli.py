@@ -280,18 +280,16 @@ def run(
     from incidentscope.errors import UsageError
 
     if engine is EngineName.spark:
-        from incidentscope.spark.run import run_spark
-
         if threads or memory_limit:
             raise UsageError("--threads and --memory-limit apply to --engine duckdb")
-        # a local path or a URI: run_spark tells them apart
-        outcome = run_spark(incident, data, out, master=spark_master, db_path=db,
-                            strict=strict, progress=_progress(quiet))
     elif spark_master is not None:
         raise UsageError("--spark-master needs --engine spark")
-    else:
-        outcome = api.run(incident, _local_data(data), out, db_path=db, strict=strict,
-                          progress=_progress(quiet), threads=threads, memory_limit=memory_limit)
+    # Spark: a local path or a URI (api.run tells them apart); DuckDB: a local folder
+    outcome = api.run(incident, data if engine is EngineName.spark else _local_data(data), out,
+                      db_path=db, strict=strict, progress=_progress(quiet), threads=threads,
+                      memory_limit=memory_limit,
+                      engine="spark" if engine is EngineName.spark else "duckdb",
+                      spark_master=spark_master)
     ignore_interrupts_from_now()
     _warn([f"{path}: not a file of an input table; not read"
            for path in outcome.load.unknown_files])
@@ -430,9 +428,9 @@ def verify(
 
     Example: incidentscope verify report/manifest.json --data exports/
     """
-    from incidentscope import manifest
+    from incidentscope import api
 
-    outcome = manifest.verify(manifest_path, data, incident_path=incident, key_path=key)
+    outcome = api.verify(manifest_path, data, incident_path=incident, key_path=key)
     for line in outcome.changed_inputs:
         sys.stdout.write(f"input changed: {_line(line)}\n")
     for line in outcome.output_differences:

@@ -32,8 +32,7 @@ PACKAGE_DIR = ROOT / "src" / "incidentscope"
 # names a module wins.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("cli", ("incidentscope.cli", "incidentscope.__main__")),
-    # spark/run.py is the second copy of api.run's pipeline (issue 18: it goes away).
-    ("api", ("incidentscope.api", "incidentscope.spark.run")),
+    ("api", ("incidentscope.api",)),
     ("core", ("*",)),
     # (notification: the incident file's [notification] section, part of its model)
     ("base", ("incidentscope", "incidentscope.config", "incidentscope.contract",
@@ -72,12 +71,6 @@ CONFINED: dict[str, tuple[str, ...]] = {
 # Known breaches, each with its reason: (importing module, imported module) -> why.
 # A test fails when one no longer occurs, so that the list only shrinks.
 EXCEPTIONS: dict[tuple[str, str], str] = {
-    ("incidentscope.manifest", "incidentscope.api"):
-        "manifest.verify re-runs through api.run (inside the function); issue 18 moves "
-        "verify into api",
-    ("incidentscope.spark.run", "incidentscope.api"):
-        "spark/run.py re-implements api.run and calls its private helpers; issue 18 makes "
-        "api.run(engine=...) the single pipeline and removes spark/run.py",
     ("incidentscope.report.investigate_text", "incidentscope.investigate"):
         "the investigation tools' result dataclasses live in investigate.py, not results.py",
 }
