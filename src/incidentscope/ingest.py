@@ -24,9 +24,10 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from incidentscope import compaction, loadplan
+from incidentscope import finishing, loadplan
 from incidentscope.config import Incident
 from incidentscope.contract import TABLES, Column, RawContacts
+from incidentscope.engine import DuckDBEngine
 from incidentscope.errors import (
     OUT_OF_MEMORY_HINT,
     BadDataError,
@@ -97,29 +98,6 @@ class _Plan:
             return None  # CSV: its own staging table; raw contacts: normalized per file
         return (self.item.table, tuple(self.header), tuple(self.types),
                 self.snapshot_from_name is None)
-
-
-# Tables with a contact hash column: each hash becomes a keyed pseudonym (`identifiers`).
-_HASHED_TABLES = ("contacts", "matches", "uploads")
-
-
-@dataclass(frozen=True)
-class _Log:
-    """An event log stored de-duplicated with a copies count (workspace.SCHEMA)."""
-
-    table: str  # the staged table and the workspace view
-    stored: str  # the workspace table
-    columns: tuple[str, ...]  # the time first, then the rest (without the identifier)
-    order: str  # how rows are stored (see `_insert_in_order`)
-
-
-_LOGS = (
-    _Log("matches", "match_log", ("matched_at", "account_id", "audience_id", "channel"),
-         "account_id, identifier_id, matched_at"),
-    # by identifier: the replay joins entries to contact keys by it
-    _Log("uploads", "upload_log", ("uploaded_at", "audience_id", "channel"),
-         "identifier_id, uploaded_at, audience_id"),
-)
 
 
 def _raw_column(table: str) -> str | None:
@@ -626,37 +604,24 @@ class _Loader:
 
     # -- finishing ---------------------------------------------------------------
     def finish(self) -> None:
-        con = self.con
-        if "accounts" in self.staged_tables:
-            con.execute("DELETE FROM accounts")
-            con.execute("INSERT INTO accounts SELECT account_id, country, region, language "
-                        "FROM accounts_all")
-        for table, keys in (
-            ("audiences", "audience_id, advertiser_id, audience_type, partner_id"),
-            ("campaigns", "campaign_id, advertiser_id, name"),
-            ("campaign_audiences", "campaign_id, audience_id"),
-        ):
-            if table in self.staged_tables:
-                con.execute(f"INSERT INTO {table} SELECT DISTINCT {keys} FROM stage_{table} "
-                            f"EXCEPT SELECT {keys} FROM {table}")
-        row = con.execute("SELECT count(*) FROM (SELECT audience_id FROM audiences GROUP BY "
-                          "audience_id HAVING count(*) > 1)").fetchall()[0]
-        if row and row[0]:
-            raise BadDataError(f"audiences: {row[0]} audience ids are defined more than once "
-                               "with different values")
-        if self.staged_tables & set(_HASHED_TABLES):
-            self._add_identifiers()
-        if "contacts" in self.staged_tables:
-            # Rows are distinct per file: so per load when each date has one file.
-            compaction.add_snapshots(con, rows_distinct=all(
-                count == 1 for count in self.files_per_snapshot.values()))
-        for log in _LOGS:
-            if log.table in self.staged_tables:
-                self._merge_log(log)
-        if "deliveries" in self.staged_tables:
-            self._insert_in_order(
-                f"INSERT INTO delivery_log SELECT {stored_time('served_at')}, campaign_id, "
-                "account_id, impressions FROM stage_deliveries ORDER BY account_id, served_at")
+        finishing.finish(DuckDBEngine(self.con), self.staged_tables, self,
+                         # Rows are distinct per file: so per load when each date has one file.
+                         contacts_distinct=all(
+                             count == 1 for count in self.files_per_snapshot.values()))
+
+    def make_pseudonyms(self, sources: str) -> None:
+        """Pseudonymize each loaded contact hash once (finishing.Storage)."""
+        sql = f"""
+            CREATE TEMP TABLE hash_pseudonyms AS
+            SELECT d.hash_no, {pseudonym_sql('d.hash')} AS pseudonym
+            FROM (SELECT DISTINCT hash_no, hash FROM hash_dict WHERE ok) d
+            WHERE d.hash_no IN ({sources})"""
+        self.con.execute(sql, {"key": self.key.hex})
+
+    def store_deliveries(self) -> None:
+        self._insert_in_order(
+            f"INSERT INTO delivery_log SELECT {stored_time('served_at')}, campaign_id, "
+            "account_id, impressions FROM stage_deliveries ORDER BY account_id, served_at")
 
     def _insert_in_order(self, sql: str) -> None:
         """Run an INSERT ... ORDER BY keeping its order: rows of one account side by side
@@ -673,51 +638,24 @@ class _Loader:
             with contextlib.suppress(duckdb.Error):  # keep the first error, if any
                 self.con.execute("SET preserve_insertion_order = false")
 
-    def _merge_log(self, log: _Log) -> None:
+    def store_log(self, log: finishing.Log) -> None:
         """Add the staged rows of a log (matches, uploads), identical rows folded into one
-        with a copies count, stored by `log.order`."""
-        columns = ", ".join(log.columns)
-        new_rows = (f"SELECT {', '.join(f's.{c}' for c in log.columns)}, h.identifier_id, "
-                    f"1 AS copies FROM stage_{log.table} s "
-                    "LEFT JOIN hash_identifier h ON h.hash_no = s.hash_no")
-        fold = (f"SELECT {columns}, identifier_id, sum(copies) AS copies FROM ({{rows}}) "
-                "GROUP BY ALL")
+        with a copies count, stored by `log.order` (finishing.Storage)."""
+        new_rows = finishing.new_log_rows(log)
         stored = (f"SELECT {stored_time(log.columns[0])}, {', '.join(log.columns[1:])}, "
                   f"identifier_id, copies FROM ({{rows}}) ORDER BY {log.order}")
         if not self.con.execute(f"SELECT 1 FROM {log.stored} LIMIT 1").fetchall():
             # The first load of this log: no need to rewrite the table.
             self._insert_in_order(f"INSERT INTO {log.stored} " + stored.format(
-                rows=fold.format(rows=new_rows)))
+                rows=finishing.folded_rows(log, new_rows)))
             return
-        both = (f"SELECT {columns}, identifier_id, copies FROM {log.table} "
+        both = (f"SELECT {', '.join(log.columns)}, identifier_id, copies FROM {log.table} "
                 f"UNION ALL {new_rows}")
-        self.con.execute("CREATE TEMP TABLE merged_log AS " + fold.format(rows=both))
+        self.con.execute("CREATE TEMP TABLE merged_log AS " + finishing.folded_rows(log, both))
         self.con.execute(f"DELETE FROM {log.stored}")
         self._insert_in_order(f"INSERT INTO {log.stored} " + stored.format(
             rows="SELECT * FROM merged_log"))
         self.con.execute("DROP TABLE merged_log")
-
-    def _add_identifiers(self) -> None:
-        """Pseudonymize each loaded contact hash once; leave `hash_identifier` for the merge."""
-        sources = [f"SELECT hash_no FROM stage_{table} WHERE hash_no IS NOT NULL"
-                   for table in _HASHED_TABLES if table in self.staged_tables]
-        sql = f"""
-            CREATE TEMP TABLE hash_pseudonyms AS
-            SELECT d.hash_no, {pseudonym_sql('d.hash')} AS pseudonym
-            FROM (SELECT DISTINCT hash_no, hash FROM hash_dict WHERE ok) d
-            WHERE d.hash_no IN ({' UNION '.join(sources)})"""
-        self.con.execute(sql, {"key": self.key.hex})
-        self.con.execute("""
-            INSERT INTO identifiers
-            SELECT (SELECT coalesce(max(identifier_id), 0) FROM identifiers)
-                   + row_number() OVER (ORDER BY pseudonym), pseudonym
-            FROM (SELECT DISTINCT pseudonym FROM hash_pseudonyms) new
-            WHERE NOT EXISTS (SELECT 1 FROM identifiers i WHERE i.pseudonym = new.pseudonym)""")
-        self.con.execute("""
-            CREATE TEMP TABLE hash_identifier AS
-            SELECT h.hash_no, i.identifier_id
-            FROM hash_pseudonyms h JOIN identifiers i ON i.pseudonym = h.pseudonym""")
-        self.con.execute("DROP TABLE hash_pseudonyms")
 
 
 def load(

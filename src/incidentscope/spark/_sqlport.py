@@ -150,10 +150,11 @@ def _cast_to(node: exp.Expression, *kinds: object) -> exp.Expression | None:
 
 def _sub(node: exp.Expression) -> exp.Expression:
     # transform() does not descend into a node a rule returned: rewrite its parts first.
-    return node.transform(_rewrite, copy=True)
+    return node.transform(rewrite, copy=True)
 
 
-def _rewrite(node: exp.Expression) -> exp.Expression:
+def rewrite(node: exp.Expression) -> exp.Expression:
+    """One node with its DuckDB meaning in Spark SQL (a `transform` rule, leaves first)."""
     if isinstance(node, exp.RegexpFullMatch):
         pattern = node.expression
         if not isinstance(pattern, exp.Literal):
@@ -232,10 +233,10 @@ def expression(duckdb_sql: str, params: Mapping[str, Any] | None = None) -> str:
     """One DuckDB SQL expression as Spark SQL, its parameters bound."""
     tree = bind(sqlglot.parse_one(duckdb_sql, read="duckdb"), params or {})
     # Rewrite from the leaves up, so that an outer rule sees the inner rules' results.
-    return tree.transform(_rewrite, copy=True).sql(dialect="spark")
+    return tree.transform(rewrite, copy=True).sql(dialect="spark")
 
 
 def statement(duckdb_sql: str) -> exp.Expression:
     """One DuckDB statement, rewritten, as a sqlglot tree (generate it with dialect spark)."""
     tree = sqlglot.parse_one(duckdb_sql, read="duckdb")
-    return tree.transform(_rewrite, copy=True)
+    return tree.transform(rewrite, copy=True)

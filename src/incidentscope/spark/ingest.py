@@ -62,10 +62,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 from urllib.parse import quote, unquote, urlparse
 
-from incidentscope import compaction, loadplan
+from incidentscope import compaction, finishing, loadplan
 from incidentscope.config import Incident
 from incidentscope.contract import HASH_NUMBER, LOAD_ORDER, TABLES, Column, RawContacts
 from incidentscope.errors import BadDataError, IncidentScopeError
@@ -728,49 +728,41 @@ class _Load:
         self.rejects.extend(rows)
 
     def finish(self) -> dict[str, Any]:
-        """The workspace tables as frames (DuckDB: _Loader.finish and compaction)."""
+        """The workspace tables as frames: `finishing.finish` run on temp views.
+
+        Every view it uses or makes is dropped again: `load` registers the workspace's
+        views only when the whole load succeeded.
+        """
         from pyspark.sql import functions as F
 
-        views: dict[str, Any] = {}
-        staged = self.staged
-        if "accounts" in staged:
-            views["accounts"] = staged["accounts"].groupBy("account_id").agg(
-                *[F.min(c).alias(c) for c in ("country", "region", "language")])
-        for table in ("audiences", "campaigns", "campaign_audiences"):
-            if table in staged:
-                views[table] = staged[table].distinct()
-        if "audiences" in views:
-            twice = views["audiences"].groupBy("audience_id").count().where("count > 1").count()
-            if twice:
-                raise BadDataError(f"audiences: {twice} audience ids are defined more than once "
-                                   "with different values")
-        sources = [staged[table].where("pseudonym IS NOT NULL").select("pseudonym")
-                   for table in ("contacts", "matches", "uploads") if table in staged]
-        identifiers = self.empty(VIEW_SCHEMAS["identifiers"])
-        if sources:
-            union = sources[0]
-            for more in sources[1:]:
-                union = union.union(more)
-            identifiers = self._materialize(self.spark.sql(
-                "SELECT row_number() OVER (ORDER BY pseudonym) AS identifier_id, pseudonym "
-                "FROM {u}", u=union.distinct()))
-        views["identifiers"] = identifiers
-        tables = {name: self.empty(VIEW_SCHEMAS[name])
-                  for name in ("purpose_sets", "snapshots", "contact_runs")}
-        if "contacts" in staged:
-            tables = self._compact(staged["contacts"], identifiers, tables)
-        views.update(tables)
-        for log, columns in (("matches", ("matched_at", "account_id", "audience_id", "channel")),
-                             ("uploads", ("uploaded_at", "audience_id", "channel"))):
-            # identical rows folded into one with a copies count (ingest._merge_log)
-            if log in staged:
-                rows = staged[log].alias("s").join(
-                    identifiers.alias("i"), F.col("s.pseudonym") == F.col("i.pseudonym"), "left")
-                views[log] = rows.groupBy(*[f"s.{c}" for c in columns], "i.identifier_id").agg(
-                    F.count(F.lit(1)).alias("copies"))
-        if "deliveries" in staged:
-            views["deliveries"] = staged["deliveries"]
-        return views
+        from incidentscope.spark.engine import SparkEngine
+
+        engine = SparkEngine(self.spark)
+        made = [*_FINISHED, *(f"stage_{table}" for table in self.staged), "accounts_all",
+                "hash_pseudonyms", "hash_identifier", *compaction.TEMP_TABLES]
+        try:
+            for name in _FINISHED:
+                if name in _STARTS_EMPTY:
+                    self.empty(VIEW_SCHEMAS[name]).createOrReplaceTempView(name)
+            for table, frame in self.staged.items():
+                staged = frame.withColumnRenamed("pseudonym", HASH_NUMBER)
+                if table == "contacts":
+                    # Identical rows removed here: compaction then settles most keys by one
+                    # aggregate (its rows_distinct).
+                    staged = self._materialize(staged.distinct())
+                staged.createOrReplaceTempView(f"stage_{table}")
+            if "accounts" in self.staged:
+                self.staged["accounts"].groupBy("account_id").agg(
+                    *[F.min(c).alias(c) for c in ("country", "region", "language")]
+                ).createOrReplaceTempView("accounts_all")
+            finishing.finish(engine, set(self.staged), _ViewStorage(self.spark, engine),
+                             contacts_distinct=True)
+            # (materialized before `finally` drops the views, and with them their caches)
+            return {name: self.spark.table(name).localCheckpoint(eager=True)
+                    for name in _FINISHED if name in _STARTS_EMPTY or name in self.staged}
+        finally:
+            for name in made:
+                self.spark.catalog.dropTempView(name)
 
     def _materialize(self, frame: Any) -> Any:
         # Kept once computed (each step is used several times), and later plans start
@@ -779,75 +771,32 @@ class _Load:
         # memory or local disk until the frame is garbage; they never hold raw values.
         return frame.localCheckpoint(eager=False)
 
-    def _compact(self, stage_contacts: Any, identifiers: Any,
-                 tables: dict[str, Any]) -> dict[str, Any]:
-        """Run compaction.add_snapshots' statements on Spark views."""
-        recorder = _Recorder()
-        # Identical rows removed here: compaction then settles most keys by one aggregate.
-        compaction.add_snapshots(cast(Any, recorder), rows_distinct=True)
-        frames = dict(tables)
-        # compaction joins contacts to identifiers through the loader's hash numbers; here
-        # the pseudonym itself serves as that number (one-to-one with the identifier).
-        frames["stage_contacts"] = self._materialize(
-            stage_contacts.withColumnRenamed("pseudonym", "hash_no").distinct())
-        frames["hash_identifier"] = identifiers.selectExpr("pseudonym AS hash_no",
-                                                           "identifier_id")
-        frames["identifiers"] = identifiers
-        names = set(frames)
-        try:
-            for name, frame in frames.items():
-                frame.createOrReplaceTempView(name)
-            for sql in recorder.statements:
-                self._run_statement(sql, frames, names)
-            return {name: frames[name].selectExpr(
-                *[f"CAST({c.split()[0]} AS {c.split()[1]}) AS {c.split()[0]}"
-                  for c in VIEW_SCHEMAS[name].split(", ")]) for name in tables}
-        finally:
-            for name in names:
-                self.spark.catalog.dropTempView(name)
 
-    def _run_statement(self, duckdb_sql: str, frames: dict[str, Any], names: set[str]) -> None:
-        from sqlglot import exp
-
-        tree = _sqlport.statement(duckdb_sql)
-        if isinstance(tree, exp.Select):
-            return  # a question compaction asks (answered by the recorder), no table change
-        if isinstance(tree, exp.Create) and isinstance(tree.expression, exp.Query):
-            name = tree.this.name
-            frames[name] = self._materialize(self.spark.sql(tree.expression.sql("spark")))
-        elif isinstance(tree, exp.Insert) and isinstance(tree.expression, exp.Query):
-            name = tree.this.name
-            target = frames[name]
-            new = self.spark.sql(tree.expression.sql("spark"))
-            new = new.toDF(*target.columns)
-            frames[name] = self._materialize(target.unionByName(new.select(
-                *[new[c].cast(t) for c, t in target.dtypes])))
-        elif isinstance(tree, exp.Delete) and not tree.args.get("where"):
-            name = tree.this.name
-            frames[name] = frames[name].limit(0)
-        elif isinstance(tree, exp.Drop):
-            for table in tree.expressions:
-                frames.pop(table.name, None)
-                self.spark.catalog.dropTempView(table.name)
-            return
-        else:
-            raise _sqlport.PortError("a compaction statement without a Spark rule")
-        names.add(name)
-        frames[name].createOrReplaceTempView(name)
+# The views `finishing.finish` writes, and those of them that start empty (a Spark load
+# has no workspace to add to); the logs and deliveries are made by `_ViewStorage`.
+_FINISHED = ("accounts", "audiences", "campaigns", "campaign_audiences", "identifiers",
+             "purpose_sets", "snapshots", "contact_runs", "matches", "uploads", "deliveries")
+_STARTS_EMPTY = _FINISHED[:8]
 
 
-class _Recorder:
-    """Stands in for a DuckDB connection: collects the statements compaction runs."""
+class _ViewStorage:
+    """finishing.Storage on Spark: pseudonyms were made while staging, logs are views."""
 
-    def __init__(self) -> None:
-        self.statements: list[str] = []
+    def __init__(self, spark: Any, engine: Any) -> None:
+        self.spark = spark
+        self.engine = engine
 
-    def execute(self, sql: str, *_args: object) -> _Recorder:
-        self.statements.append(sql)
-        return self
+    def make_pseudonyms(self, sources: str) -> None:
+        # The staged hash number is the pseudonym itself (see _staged_columns).
+        self.engine.execute("CREATE TEMP TABLE hash_pseudonyms AS SELECT DISTINCT hash_no, "
+                            f"hash_no AS pseudonym FROM ({sources}) AS h")
 
-    def fetchall(self) -> list[tuple[object, ...]]:
-        return []
+    def store_log(self, log: finishing.Log) -> None:
+        self.engine.execute(f"CREATE TEMP TABLE {log.table} AS "
+                            + finishing.folded_rows(log, finishing.new_log_rows(log)))
+
+    def store_deliveries(self) -> None:
+        self.spark.table("stage_deliveries").createOrReplaceTempView("deliveries")
 
 
 def load(spark: Any, incident: Incident, data_dir: Path | str, key: PseudonymKey, *,
