@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 import duckdb
 
-from incidentscope import diff, ingest, investigate, manifest, workspace
+from incidentscope import diff, ingest, investigate, manifest, results, workspace
 from incidentscope import replay as replay_engine
 from incidentscope.config import Incident, load_incident
 from incidentscope.engine import DuckDBEngine, Engine
@@ -510,7 +510,7 @@ def evidence(incident_path: Path | str, out_dir: Path | str, *, seed: int = 2019
 
 
 def explain(incident_path: Path | str, account_id: int, *,
-            db_path: Path | str | None = None) -> investigate.AccountExplanation:
+            db_path: Path | str | None = None) -> results.AccountExplanation:
     """The evidence for one account under the incident file's parameters (read-only)."""
     with open_workspace(incident_path, db_path, read_only=True) as (incident, con, _db):
         return investigate.explain(con, incident, account_id)
@@ -518,7 +518,7 @@ def explain(incident_path: Path | str, account_id: int, *,
 
 def lookup(incident_path: Path | str, channel: str, value: str, *, country: str | None = None,
            db_path: Path | str | None = None, accounts: Sequence[int] = (),
-           all_accounts: bool = False) -> investigate.LookupResult:
+           all_accounts: bool = False) -> results.LookupResult:
     """Who held a contact, and the evidence; `value` is hashed at once, never kept (read-only).
 
     `accounts`: the requester's account(s); other accounts that held the contact are shown
@@ -531,7 +531,7 @@ def lookup(incident_path: Path | str, channel: str, value: str, *, country: str 
 
 
 def what_if(incident_path: Path | str, variants: list[dict[str, object]], *,
-            db_path: Path | str | None = None) -> investigate.WhatIfResult:
+            db_path: Path | str | None = None) -> results.WhatIfResult:
     """Replay under alternative parameters beside the incident file's own run (read-only)."""
     with open_workspace(incident_path, db_path, read_only=True) as (incident, con, _db):
         return investigate.what_if(con, incident, variants)
