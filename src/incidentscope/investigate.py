@@ -344,6 +344,15 @@ def _split_list(value: str, option: str) -> tuple[str, ...]:
     return items
 
 
+def _audience_types(text: str) -> tuple[str, ...]:
+    types = _split_list(text, "--audience-types")
+    for audience_type in types:
+        if audience_type not in AUDIENCE_TYPES:
+            raise UsageError(f"--audience-types: '{audience_type}' is not one of "
+                             f"{', '.join(AUDIENCE_TYPES)}")
+    return types
+
+
 def variants_from_options(
     *,
     window_starts: Sequence[str] = (),
@@ -368,12 +377,7 @@ def variants_from_options(
     for text in restricted_purposes:
         parsed.append(("restricted_purposes", _split_list(text, "--restricted-purposes")))
     for text in audience_types:
-        types = _split_list(text, "--audience-types")
-        for audience_type in types:
-            if audience_type not in AUDIENCE_TYPES:
-                raise UsageError(f"--audience-types: '{audience_type}' is not one of "
-                                 f"{', '.join(AUDIENCE_TYPES)}")
-        parsed.append(("audience_types", types))
+        parsed.append(("audience_types", _audience_types(text)))
     for size in min_audience_sizes:
         if size < 1:
             raise UsageError("--min-audience-size: a whole number >= 1")

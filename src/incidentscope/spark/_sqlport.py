@@ -153,6 +153,22 @@ def _sub(node: exp.Expression) -> exp.Expression:
     return node.transform(rewrite, copy=True)
 
 
+def _to_utc(node: exp.Expression) -> exp.Expression:
+    """timezone('UTC', ...) of an offset-bearing or a zoned local time."""
+    target, inner = node.expressions
+    if not (isinstance(target, exp.Literal) and target.this == "UTC"):
+        raise PortError("timezone() is carried over only into UTC")
+    value = _cast_to(inner, exp.DataType.Type.TIMESTAMPTZ)
+    if value is not None:
+        return offset_timestamp(_sub(value))
+    if _is_timezone(inner):
+        zone, cast = inner.expressions
+        value = _cast_to(cast, exp.DataType.Type.TIMESTAMP, exp.DataType.Type.TIMESTAMPNTZ)
+        if value is not None:
+            return zoned_timestamp(_sub(value), _sub(zone))
+    raise PortError("a timezone() form without a Spark rule")
+
+
 def rewrite(node: exp.Expression) -> exp.Expression:
     """One node with its DuckDB meaning in Spark SQL (a `transform` rule, leaves first)."""
     if isinstance(node, exp.RegexpFullMatch):
@@ -176,18 +192,7 @@ def rewrite(node: exp.Expression) -> exp.Expression:
         return exp.Lower(this=exp.func("replace", _sub(node.this), exp.Literal.string("\u0130"),
                                        exp.Literal.string("i")))
     if _is_timezone(node):
-        target, inner = node.expressions
-        if not (isinstance(target, exp.Literal) and target.this == "UTC"):
-            raise PortError("timezone() is carried over only into UTC")
-        value = _cast_to(inner, exp.DataType.Type.TIMESTAMPTZ)
-        if value is not None:
-            return offset_timestamp(_sub(value))
-        if _is_timezone(inner):
-            zone, cast = inner.expressions
-            value = _cast_to(cast, exp.DataType.Type.TIMESTAMP, exp.DataType.Type.TIMESTAMPNTZ)
-            if value is not None:
-                return zoned_timestamp(_sub(value), _sub(zone))
-        raise PortError("a timezone() form without a Spark rule")
+        return _to_utc(node)
     if isinstance(node, exp.Anonymous):
         raise PortError(f"no Spark rule for the DuckDB function {node.name}()")
     return node
