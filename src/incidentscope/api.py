@@ -9,28 +9,36 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
+import os
 import shutil
 import signal
+import tempfile
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, Literal
 
 import duckdb
 
-from incidentscope import diff, ingest, investigate, manifest, workspace
+from incidentscope import diff, ingest, investigate, manifest, results, workspace
 from incidentscope import replay as replay_engine
 from incidentscope.config import Incident, load_incident
+from incidentscope.engine import DuckDBEngine, Engine
 from incidentscope.errors import (
     OUT_OF_MEMORY_HINT,
     STOP_SIGNALS,
+    BadDataError,
+    MissingInputError,
     OutOfMemoryError,
     StorageError,
     UsageError,
     storage_cause,
 )
+from incidentscope.inputs import is_uri, sha256_file
 from incidentscope.outdir import check_out_dir, write_outputs
 from incidentscope.report import json_report
 from incidentscope.report.outputs import TOP_LEVEL_NAMES, render_all
@@ -201,6 +209,73 @@ def check_report_out(out: Path, incident_path: Path, db_path: Path | None, *,
     check_out_dir(out.parent, {out.name, "charts"}, inputs)
 
 
+EngineName = Literal["duckdb", "spark"]
+
+
+@dataclass
+class _Session:
+    """What a run needs of its engine: a loader, the SQL engine, and the workspace (DuckDB
+    only; a Spark run writes none)."""
+
+    incident: Incident
+    engine: Engine
+    key: workspace.PseudonymKey
+    load: Callable[[], LoadResult]
+    con: duckdb.DuckDBPyConnection | None = None  # the workspace, where the run is recorded
+
+    def threads(self) -> int | None:
+        """DuckDB's threads, for the manifest (None on Spark)."""
+        if self.con is None:
+            return None
+        return int(self.con.execute("SELECT current_setting('threads')").fetchall()[0][0])
+
+
+@contextlib.contextmanager
+def _duckdb_session(incident_path: Path | str, data_dir: Path | str, *,
+                    db_path: Path | str | None, strict: bool, progress: Progress | None,
+                    threads: int | None, memory_limit: str | None,
+                    key_path: Path | str | None) -> Iterator[_Session]:
+    with open_workspace(incident_path, db_path, create=True, threads=threads,
+                        memory_limit=memory_limit) as (incident, con, db):
+        key = _workspace_key(con, db, key_path)
+        yield _Session(
+            incident, DuckDBEngine(con), key,
+            lambda: ingest.load(con, incident, Path(data_dir), key, strict=strict,
+                                progress=progress),
+            con)
+
+
+def resolve_key(db: Path, key_path: Path | str | None = None) -> workspace.PseudonymKey:
+    """The key of a run without an open workspace (Spark), exactly as a DuckDB run resolves
+    it: the given key file as it is, or the one beside the workspace (created when missing)."""
+    if key_path is not None:
+        return workspace.load_or_create_key(Path(key_path), create=False)
+    key_file = workspace.key_path_for(db)
+    if not key_file.exists() and db.exists():
+        # A workspace that recorded a key refuses a new one: check it, read-only.
+        con = workspace.connect(db, read_only=True)
+        try:
+            return workspace.load_or_create_key(key_file, create=True, con=con)
+        finally:
+            con.close()
+    return workspace.load_or_create_key(key_file, create=True)
+
+
+@contextlib.contextmanager
+def _spark_session(incident: Incident, data: Path | str, db: Path, *, strict: bool,
+                   progress: Progress | None, key_path: Path | str | None,
+                   spark_master: str | None, spark: Any) -> Iterator[_Session]:
+    from incidentscope.spark import ingest as spark_ingest
+    from incidentscope.spark import start
+    from incidentscope.spark.engine import SparkEngine
+
+    key = resolve_key(db, key_path)
+    session = spark if spark is not None else start(spark_master)
+    yield _Session(incident, SparkEngine(session), key,
+                   lambda: spark_ingest.load(session, incident, data, key, strict=strict,
+                                             progress=progress))
+
+
 def run(
     incident_path: Path | str,
     data_dir: Path | str,
@@ -212,37 +287,168 @@ def run(
     threads: int | None = None,
     memory_limit: str | None = None,
     key_path: Path | str | None = None,
+    engine: EngineName = "duckdb",
+    spark_master: str | None = None,
+    spark: Any = None,
 ) -> RunResult:
-    """Load, replay and write the reports into `out_dir` (`key_path`: as for `load`)."""
+    """Load, replay and write the reports into `out_dir` (`key_path`: as for `load`).
+
+    `engine="spark"` runs the same pipeline on Apache Spark (docs/spark.md): `data_dir` may
+    then be a URI string read through Spark; `spark_master` a Spark master URL, a Spark
+    Connect URL (sc://host:15002), or None for local[2]; `spark` an existing SparkSession
+    to use instead (tests, notebooks). A Spark run writes no workspace: the run is not
+    added to `history` (the manifest records it), and `threads`/`memory_limit` do not apply.
+    """
     started = _now()
     run_id = started.strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:8]
     db = resolve_db(Path(incident_path), Path(db_path) if db_path else None)
-    check_run_out(Path(out_dir), Path(data_dir), Path(incident_path), db, key_path)
-    with _finishing() as begin_finishing, workspace.private_files(), open_workspace(
-        incident_path, db_path, create=True, threads=threads, memory_limit=memory_limit
-    ) as (incident, con, db):
-        key = _workspace_key(con, db, key_path)
-        loaded = ingest.load(con, incident, Path(data_dir), key, strict=strict,
-                             progress=progress)
-        result = replay_engine.replay(con, incident, progress=progress)
-        files = render_all(result, incident)
-        recorded = {str(sha): (int(ok), int(bad)) for sha, ok, bad in con.execute(
-            "SELECT file_sha256, rows_loaded, rows_rejected FROM files").fetchall()}
-        warnings: dict[str, list[str]] = {}
-        for sha, note in con.execute("SELECT file_sha256, warning FROM load_warnings "
-                                     "ORDER BY file_sha256, warning").fetchall():
-            warnings.setdefault(str(sha), []).append(str(note))
-        run_manifest = manifest.build(
-            run_id=run_id, started=started, finished=_now(), incident=incident, load=loaded,
-            recorded_rows=recorded, recorded_warnings=warnings, key_fingerprint=key.fingerprint,
-            step_sql=replay_engine.all_step_sql(), outputs=files,
-            threads=int(con.execute("SELECT current_setting('threads')").fetchall()[0][0]))
-        manifest_bytes = manifest.render(run_manifest)
-        begin_finishing()
-        outputs = write_outputs(Path(out_dir), {**files, manifest.MANIFEST_NAME: manifest_bytes})
-        _record_run(con, run_id, "run", started, incident, result,
-                    hashlib.sha256(manifest_bytes).hexdigest())
+    with contextlib.ExitStack() as stack:
+        if engine == "spark":
+            from incidentscope.spark import require
+            from incidentscope.spark.files import is_uri
+
+            require()
+            incident = load_incident(Path(incident_path))
+            data = data_dir if is_uri(data_dir) else Path(data_dir)  # a URI stays a string
+            check_run_out(Path(out_dir), data, Path(incident_path), db, key_path)
+            begin_finishing = stack.enter_context(_finishing())
+            stack.enter_context(workspace.private_files())
+            session = stack.enter_context(_spark_session(
+                incident, data, db, strict=strict, progress=progress, key_path=key_path,
+                spark_master=spark_master, spark=spark))
+        elif engine == "duckdb":
+            check_run_out(Path(out_dir), Path(data_dir), Path(incident_path), db, key_path)
+            begin_finishing = stack.enter_context(_finishing())
+            stack.enter_context(workspace.private_files())
+            session = stack.enter_context(_duckdb_session(
+                incident_path, data_dir, db_path=db_path, strict=strict, progress=progress,
+                threads=threads, memory_limit=memory_limit, key_path=key_path))
+        else:
+            raise UsageError("--engine: one of duckdb, spark")
+        loaded, result, outputs, manifest_bytes = _load_replay_write(
+            session, run_id, started, engine, Path(out_dir), progress, begin_finishing)
+        if session.con is not None:
+            _record_run(session.con, run_id, "run", started, session.incident, result,
+                        hashlib.sha256(manifest_bytes).hexdigest())
     return RunResult(run_id, loaded, result, Path(out_dir), outputs)
+
+
+def _load_replay_write(session: _Session, run_id: str, started: datetime, engine: EngineName,
+                       out_dir: Path, progress: Progress | None,
+                       begin_finishing: Callable[[], None]
+                       ) -> tuple[LoadResult, ReplayResult, tuple[Path, ...], bytes]:
+    """The run itself, on either engine: load, replay, render, build the manifest, write OUT."""
+    incident, sql = session.incident, session.engine
+    loaded = session.load()
+    result = replay_engine.replay(sql, incident, progress=progress,
+                                  persist=session.con is not None)
+    files = render_all(result, incident)
+    recorded = {str(sha): (int(ok), int(bad)) for sha, ok, bad in sql.rows(
+        "SELECT file_sha256, rows_loaded, rows_rejected FROM files")}
+    warnings: dict[str, list[str]] = {}
+    for sha, note in sql.rows("SELECT file_sha256, warning FROM load_warnings "
+                              "ORDER BY file_sha256, warning"):
+        warnings.setdefault(str(sha), []).append(str(note))
+    run_manifest = manifest.build(
+        run_id=run_id, started=started, finished=_now(), incident=incident, load=loaded,
+        recorded_rows=recorded, recorded_warnings=warnings,
+        key_fingerprint=session.key.fingerprint, step_sql=replay_engine.all_step_sql(),
+        outputs=files, threads=session.threads(), engine=engine)
+    manifest_bytes = manifest.render(run_manifest)
+    begin_finishing()
+    outputs = write_outputs(out_dir, {**files, manifest.MANIFEST_NAME: manifest_bytes})
+    return loaded, result, outputs, manifest_bytes
+
+
+def verify(manifest_path: Path | str, data_dir: Path | str, *,
+           incident_path: Path | str | None = None,
+           key_path: Path | str | None = None) -> manifest.VerifyResult:
+    """Re-hash the inputs, re-run in a temporary place, and compare every output.
+
+    The re-run uses the DuckDB engine whatever engine made the run: for a Spark run
+    this is a cross-engine check (both engines produce the same bytes). It reads a local
+    folder: a data directory URI (a Spark run's `--data s3a://...`) is refused (exit 64);
+    copy the inputs to a local folder, keeping their paths, and verify from there.
+    """
+    if isinstance(data_dir, str) and is_uri(data_dir):
+        raise UsageError(f"--data {data_dir}: verify re-runs with the DuckDB engine, which "
+                         "reads a local folder; copy the inputs there (same relative paths) "
+                         "and verify from it")
+    data = Path(data_dir)
+    manifest_file = Path(manifest_path)
+    recorded = manifest.read(manifest_file)
+    result = manifest.VerifyResult()
+    if recorded.get("engine") == "spark":
+        result.notes.append("the run used the Spark engine; it is re-run with the DuckDB "
+                            "engine, which must give the same outputs")
+    incident_file, key_file = _verify_inputs(recorded, data, incident_path, key_path, result)
+    manifest.remove_stale_verify_folders()
+    with tempfile.TemporaryDirectory(prefix=manifest.VERIFY_PREFIX) as temp:
+        temp_dir = Path(temp)
+        (temp_dir / manifest.VERIFY_OWNER).write_text(f"{os.getpid()}\n", encoding="ascii")
+        # The key is read where it lies, never copied: a copy could outlive a killed verify.
+        try:
+            rerun = run(incident_file, data, temp_dir / "out",
+                        db_path=temp_dir / "verify.duckdb", key_path=key_file)
+        except (MissingInputError, BadDataError):
+            if not result.changed_inputs:
+                raise
+            # The inputs changed so that the run cannot be repeated: that is the finding.
+            result.notes.append("the run could not be repeated with the inputs as they are now")
+            return result
+        _compare_outputs(recorded, temp_dir / "out", manifest_file.parent, rerun, result)
+    return result
+
+
+def _verify_inputs(recorded: dict[str, Any], data: Path, incident_path: Path | str | None,
+                   key_path: Path | str | None, result: manifest.VerifyResult
+                   ) -> tuple[Path, Path]:
+    """Note each input and the incident file that changed; the incident and key files."""
+    for item in recorded["inputs"]:
+        path = data / item["path"]
+        if not path.is_file():
+            result.changed_inputs.append(f"{item['path']}: missing")
+        elif sha256_file(path) != item["sha256"]:
+            result.changed_inputs.append(f"{item['path']}: content changed")
+    incident_file = Path(incident_path or recorded["incident"]["path"] or "")
+    if not incident_file.is_file():
+        raise MissingInputError(f"{incident_file}: incident file not found (give --incident)")
+    if sha256_file(incident_file) != recorded["incident"]["sha256"]:
+        result.changed_inputs.append(f"{incident_file.name}: incident file changed")
+    key_file = (Path(key_path) if key_path is not None else
+                workspace.key_path_for(workspace.default_workspace_path(incident_file)))
+    if not key_file.is_file():
+        raise MissingInputError(f"{key_file}: key file not found (give --key)")
+    if workspace.load_or_create_key(key_file, create=False).fingerprint != (
+            recorded["key_fingerprint"]):
+        result.notes.append("the key file is not the one the run used")
+    return incident_file, key_file
+
+
+def _compare_outputs(recorded: dict[str, Any], produced_dir: Path, out_dir: Path,
+                     rerun: RunResult, result: manifest.VerifyResult) -> None:
+    """Each output of the re-run against the manifest, and the run's own OUT against both."""
+    def digest(path: Path) -> str:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+
+    for name, expected in sorted(recorded["outputs"].items()):
+        produced = produced_dir / name
+        if not produced.is_file():
+            result.output_differences.append(f"{name}: not produced")
+            continue
+        if digest(produced) != expected["sha256"]:
+            result.output_differences.append(f"{name}: differs")
+        original = out_dir / name
+        if not original.is_file():
+            result.output_differences.append(f"{name}: missing from {out_dir}")
+        elif digest(original) != expected["sha256"]:
+            result.output_differences.append(f"{name}: changed since the run")
+    if (out_dir / "report.json").is_file():
+        try:
+            figures = json.loads((out_dir / "report.json").read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            figures = {}
+        result.figure_differences.extend(manifest.figure_differences(figures, rerun.report))
 
 
 def history(incident_path: Path | str, *,
@@ -288,8 +494,6 @@ def evidence(incident_path: Path | str, out_dir: Path | str, *, seed: int = 2019
              threads: int | None = None) -> tuple[Path, ...]:
     """Write the evidence pack (evidence.json, evidence.md) into `out_dir` (read-only on
     the workspace); the same workspace, seed and incident file give the same bytes."""
-    import json
-
     from incidentscope import evidence as evidence_pack
     from incidentscope.report import evidence_text
 
@@ -306,7 +510,7 @@ def evidence(incident_path: Path | str, out_dir: Path | str, *, seed: int = 2019
 
 
 def explain(incident_path: Path | str, account_id: int, *,
-            db_path: Path | str | None = None) -> investigate.AccountExplanation:
+            db_path: Path | str | None = None) -> results.AccountExplanation:
     """The evidence for one account under the incident file's parameters (read-only)."""
     with open_workspace(incident_path, db_path, read_only=True) as (incident, con, _db):
         return investigate.explain(con, incident, account_id)
@@ -314,7 +518,7 @@ def explain(incident_path: Path | str, account_id: int, *,
 
 def lookup(incident_path: Path | str, channel: str, value: str, *, country: str | None = None,
            db_path: Path | str | None = None, accounts: Sequence[int] = (),
-           all_accounts: bool = False) -> investigate.LookupResult:
+           all_accounts: bool = False) -> results.LookupResult:
     """Who held a contact, and the evidence; `value` is hashed at once, never kept (read-only).
 
     `accounts`: the requester's account(s); other accounts that held the contact are shown
@@ -327,7 +531,7 @@ def lookup(incident_path: Path | str, channel: str, value: str, *, country: str 
 
 
 def what_if(incident_path: Path | str, variants: list[dict[str, object]], *,
-            db_path: Path | str | None = None) -> investigate.WhatIfResult:
+            db_path: Path | str | None = None) -> results.WhatIfResult:
     """Replay under alternative parameters beside the incident file's own run (read-only)."""
     with open_workspace(incident_path, db_path, read_only=True) as (incident, con, _db):
         return investigate.what_if(con, incident, variants)

@@ -2,36 +2,41 @@
 
 stdout carries data (reports, JSON); progress and diagnostics go to stderr.
 Every error passes through `main`, which prints one line and exits with the
-documented code (docs/exit-codes.md).
+documented code (docs/exit-codes.md; cli_errors.py). The option types and output
+helpers are in cli_options.py.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import re
-import signal
 import sys
-import traceback
-import warnings
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from typer.exceptions import TyperException
 
-from incidentscope.errors import (
-    STOP_SIGNALS,
-    ExitCode,
-    IncidentScopeError,
-    IncidentScopeWarning,
-    caused_by_interrupt,
-    ignore_interrupts_from_now,
-    interrupt_exit_code,
-    record_interrupts,
-    storage_cause,
+from incidentscope import cli_errors
+from incidentscope.cli_options import (
+    DataOpt,
+    DbOpt,
+    EngineName,
+    Format,
+    FormatOpt,
+    IncidentArg,
+    MemoryOpt,
+    QuietOpt,
+    RunDataOpt,
+    ThreadsOpt,
+    _days,
+    _emit_json,
+    _file_format,
+    _folder,
+    _line,
+    _local_data,
+    _progress,
+    _stdout,
+    _warn,
 )
+from incidentscope.errors import ExitCode, ignore_interrupts_from_now
 
 app = typer.Typer(
     name="incidentscope",
@@ -42,144 +47,6 @@ app = typer.Typer(
 )
 
 _state = {"debug": False}
-
-
-class Format(StrEnum):
-    table = "table"
-    json = "json"
-    md = "md"
-
-
-class EngineName(StrEnum):
-    duckdb = "duckdb"
-    spark = "spark"
-
-
-IncidentArg = Annotated[Path, typer.Argument(help="The incident file (incident.toml).")]
-# Strings, not Paths: Path("s3a://bucket/x") would collapse the "//" of a URI.
-DataOpt = Annotated[str, typer.Option("--data", help="Folder with the input files.")]
-RunDataOpt = Annotated[str, typer.Option(
-    "--data", help="Folder with the input files; with --engine spark also a URI "
-    "(hdfs://, s3a://, abfss://, gs://, file://...).")]
-DbOpt = Annotated[
-    Path | None,
-    typer.Option("--db", help="Workspace file (default: beside the incident file)."),
-]
-FormatOpt = Annotated[Format, typer.Option("--format", help="table, json or md.")]
-QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")]
-
-
-class InvalidOption(typer.BadParameter):
-    """An option value out of its range; the message names the range, never the value."""
-
-
-MAX_THREADS = 1024
-_SIZE = re.compile(r"\s*([0-9]{1,15}(?:\.[0-9]{1,6})?)\s*([KMGT])(i?B)?\s*", re.IGNORECASE)
-MEMORY_RANGE = (10**6, 10**15)  # 1MB to 1000TB
-
-
-def _memory_limit(value: str | None) -> str | None:
-    """--memory-limit: a size such as 4GB or 512MiB, from 1MB to 1000TB, as DuckDB reads it."""
-    if value is None:
-        return None
-    match = _SIZE.fullmatch(value)
-    if match is None:
-        raise InvalidOption("a size such as 4GB or 512MiB (units KB, MB, GB, TB, KiB, MiB, "
-                            "GiB, TiB)")
-    number, prefix, suffix = match.group(1), match.group(2).upper(), (match.group(3) or "B")
-    base = 1024 if suffix.lower() == "ib" else 1000
-    size = float(number) * base ** ("KMGT".index(prefix) + 1)
-    if not MEMORY_RANGE[0] <= size <= MEMORY_RANGE[1]:
-        raise InvalidOption("from 1MB to 1000TB")
-    return f"{number}{prefix}{'iB' if base == 1024 else 'B'}"
-
-
-ThreadsOpt = Annotated[int | None, typer.Option(
-    "--threads", min=1, max=MAX_THREADS,
-    help="DuckDB threads (default: one per core).")]
-MemoryOpt = Annotated[
-    str | None, typer.Option("--memory-limit", callback=_memory_limit,
-                             help="DuckDB memory limit, 1MB to 1000TB, e.g. 4GB (default: "
-                                  "3GB, or 60% of memory if less; DuckDB spills beyond it).")
-]
-
-
-def _days(value: str) -> str:
-    """--snapshot-every: 1d to 3650d."""
-    match = re.fullmatch(r"([0-9]{1,4})d", value)
-    if match is None or not 1 <= int(match.group(1)) <= 3650:
-        raise InvalidOption("a number of days from 1d to 3650d, such as 7d")
-    return value
-
-
-def _folder(value: Path | None) -> Path | None:
-    """A folder to write into: a folder, or a path where one can be made; not a file, nor
-    a path under a file."""
-    if value is None:
-        return None
-    for path in (value, *value.parents):
-        if path.is_symlink() or path.exists():
-            if not path.is_dir():
-                raise InvalidOption("a folder to write into; this path is a file"
-                                    if path == value else "a folder to write into; this "
-                                    "path lies under a file")
-            break
-    return value
-
-
-def _file_format(value: str) -> str:
-    if value not in ("csv", "parquet"):
-        raise InvalidOption("csv or parquet")
-    return value
-
-
-def _stdout() -> Any:
-    from rich.console import Console
-
-    return Console(highlight=False, soft_wrap=False, width=80 if not sys.stdout.isatty() else None)
-
-
-def _progress(quiet: bool) -> Any:
-    if quiet:
-        return None
-    from rich.console import Console
-    from rich.text import Text
-
-    from incidentscope.report.document import printable
-
-    # A message names files: plain text (never markup), control characters escaped, and
-    # never wrapped (soft_wrap), also when stderr is a log file or CI (80 columns).
-    console = Console(stderr=True, highlight=False, soft_wrap=True)
-    return lambda message: console.print(Text(printable(str(message)), style="dim"))
-
-
-def _local_data(data: str) -> Path:
-    """--data for the DuckDB engine: a local folder; a URI is refused (exit 64)."""
-    from incidentscope.errors import UsageError
-    from incidentscope.inputs import is_uri
-
-    if is_uri(data):
-        raise UsageError(f"--data {data}: a URI is read with --engine spark only; the DuckDB "
-                         "engine reads a local folder")
-    return Path(data)
-
-
-def _warn(notes: list[str]) -> None:
-    """Load warnings go to stderr whatever the output format or --quiet: a misspelled optional
-    column, say, changes the figures, so no command may let it pass unseen."""
-    for note in notes:
-        sys.stderr.write(f"warning: {note}\n")
-
-
-def _line(value: object) -> str:
-    """A path or message as one line of a log: control characters shown as escapes."""
-    from incidentscope.report.document import printable
-
-    return printable(str(value))
-
-
-def _emit_json(data: object) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
 
 
 @app.callback()
@@ -280,18 +147,16 @@ def run(
     from incidentscope.errors import UsageError
 
     if engine is EngineName.spark:
-        from incidentscope.spark.run import run_spark
-
         if threads or memory_limit:
             raise UsageError("--threads and --memory-limit apply to --engine duckdb")
-        # a local path or a URI: run_spark tells them apart
-        outcome = run_spark(incident, data, out, master=spark_master, db_path=db,
-                            strict=strict, progress=_progress(quiet))
     elif spark_master is not None:
         raise UsageError("--spark-master needs --engine spark")
-    else:
-        outcome = api.run(incident, _local_data(data), out, db_path=db, strict=strict,
-                          progress=_progress(quiet), threads=threads, memory_limit=memory_limit)
+    # Spark: a local path or a URI (api.run tells them apart); DuckDB: a local folder
+    outcome = api.run(incident, data if engine is EngineName.spark else _local_data(data), out,
+                      db_path=db, strict=strict, progress=_progress(quiet), threads=threads,
+                      memory_limit=memory_limit,
+                      engine="spark" if engine is EngineName.spark else "duckdb",
+                      spark_master=spark_master)
     ignore_interrupts_from_now()
     _warn([f"{path}: not a file of an input table; not read"
            for path in outcome.load.unknown_files])
@@ -430,9 +295,9 @@ def verify(
 
     Example: incidentscope verify report/manifest.json --data exports/
     """
-    from incidentscope import manifest
+    from incidentscope import api
 
-    outcome = manifest.verify(manifest_path, data, incident_path=incident, key_path=key)
+    outcome = api.verify(manifest_path, data, incident_path=incident, key_path=key)
     for line in outcome.changed_inputs:
         sys.stdout.write(f"input changed: {_line(line)}\n")
     for line in outcome.output_differences:
@@ -703,130 +568,6 @@ def diff_runs(
         sys.stdout.write((diff_text.to_md if output is Format.md else diff_text.to_text)(result))
 
 
-def _exit_interrupted() -> None:
-    """One line and exit 128 + the signal (130 for Ctrl-C); a second signal during the exit
-    must not kill the process."""
-    for number in STOP_SIGNALS:
-        signal.signal(number, signal.SIG_IGN)
-    sys.stderr.write("interrupted: nothing was committed or written half-way\n")
-    sys.stderr.flush()
-    sys.stdout.flush()
-    os._exit(interrupt_exit_code())
-
-
-_python_showwarning = warnings.showwarning
-
-
-def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
-                  file: Any = None, line: str | None = None) -> None:
-    """incidentscope's own warnings as one line; others (from libraries) as Python shows them."""
-    if issubclass(category, IncidentScopeWarning):
-        sys.stderr.write(f"warning: {message}\n")
-    else:
-        _python_showwarning(message, category, filename, lineno, file, line)
-
-
-# A name the user typed that is echoed in a usage error (an unknown option or command):
-# only if it looks like a name. Anything else could be data (`lookup --phone +49 151 ...`).
-_NAME = re.compile(r"--?[a-z][a-z0-9-]{0,30}|[a-z][a-z0-9-]{0,30}")
-
-
-def _usage_message(exc: TyperException) -> str:
-    """The one line of a usage error, naming options and reasons, never a value.
-
-    typer (and its click) would echo values: extra arguments (`Got unexpected extra
-    argument(s) (151 1234 5678)`), an unknown command, a value not among the choices
-    (`'xml' is not one of ...`), any value it cannot convert (`Value 'x' is not a valid
-    ...`). This keeps only what names the command line's own parts: option and argument
-    names, the allowed choices and ranges.
-    """
-    from typer._click import exceptions as click_errors
-
-    if isinstance(exc, click_errors.NoArgsIsHelpError):
-        return "no command given; the commands are listed above ('incidentscope --help')"
-    if isinstance(exc, click_errors.NoSuchOption):
-        name = exc.option_name if _NAME.fullmatch(exc.option_name) else None
-        text = f"no such option: {name}" if name else "no such option"
-        if exc.possibilities:
-            text += f" (possible options: {', '.join(sorted(exc.possibilities))})"
-        return text
-    if isinstance(exc, click_errors.MissingParameter):
-        return _line(exc.format_message())
-    if isinstance(exc, click_errors.BadParameter):
-        where = exc.format_message().split(": ", 1)[0]  # "Invalid value for '--threads'"
-        message = exc.message
-        if isinstance(exc, InvalidOption) or message.startswith("Input should be"):
-            reason = message  # ours, or pydantic's: names the type or the bound only
-        elif " is not one of " in message:  # "Value error, 'xml' is not one of 'a', 'b'."
-            reason = "not one of " + message.rsplit(" is not one of ", 1)[1].rstrip(".")
-        else:
-            reason = "not a valid value"
-        return _line(f"{where}: {reason}")
-    if isinstance(exc, click_errors.BadOptionUsage | click_errors.BadArgumentUsage):
-        return _line(exc.format_message())  # built from option and argument names
-    message = exc.format_message()
-    if message.startswith("Got unexpected extra argument"):
-        return "unexpected extra arguments; quote a value that holds spaces"
-    if message.startswith("No such command"):
-        from difflib import get_close_matches
-
-        typed = next((arg for arg in sys.argv[1:] if not arg.startswith("-")), "")
-        ctx = exc.ctx if isinstance(exc, click_errors.UsageError) else None
-        commands = sorted(getattr(ctx.command, "commands", {})) if ctx else []
-        close = get_close_matches(typed, commands)
-        text = f"no such command: {typed}" if _NAME.fullmatch(typed) else "no such command"
-        return text + (f"; did you mean {', '.join(close)}?" if close
-                       else f" (commands: {', '.join(commands)})")
-    if message == "Missing command.":
-        return "missing command ('incidentscope --help')"
-    return "invalid command line ('incidentscope --help')"
-
-
 def main() -> None:
     """Entry point: every error is one line on stderr and a documented exit code."""
-    os.umask(0o077)  # everything the tool creates is readable by its owner only
-    warnings.showwarning = _show_warning
-    debug = "--debug" in sys.argv[1:]
-    record_interrupts()
-    try:
-        code = app(standalone_mode=False)
-        if code == int(ExitCode.INTERRUPTED):  # typer turns Ctrl-C into a return value
-            raise KeyboardInterrupt
-        if isinstance(code, int) and code:
-            sys.exit(code)
-    except IncidentScopeError as exc:
-        if caused_by_interrupt(exc):
-            _exit_interrupted()
-        if debug:
-            traceback.print_exc()
-        sys.stderr.write(f"error: {_line(exc)}\n")
-        sys.exit(int(exc.exit_code))
-    except (KeyboardInterrupt, typer.Abort):
-        _exit_interrupted()
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except TyperException as exc:  # a usage error: bad option or argument
-        sys.stderr.write(f"error: {_usage_message(exc)}\n")
-        sys.exit(int(ExitCode.USAGE))
-    except OSError as exc:
-        # Reading or writing failed where no command said so itself: a permission, a full
-        # disk, a read-only file system. The path is shown, the OS's own words are not.
-        if caused_by_interrupt(exc):
-            _exit_interrupted()
-        if debug:
-            traceback.print_exc()
-        where = f"{exc.filename}: " if isinstance(exc.filename, str | os.PathLike) else ""
-        sys.stderr.write(f"error: {_line(where)}{storage_cause(exc)}\n")
-        sys.exit(int(ExitCode.IO))
-    except SystemExit as exc:
-        if exc.code not in (0, None) and caused_by_interrupt(exc):
-            _exit_interrupted()
-        raise
-    except Exception as exc:
-        if caused_by_interrupt(exc):  # DuckDB stopped a query for Ctrl-C
-            _exit_interrupted()
-        if debug:
-            traceback.print_exc()
-        # The exception's text may quote data; name only its type.
-        sys.stderr.write(f"internal error ({type(exc).__name__}); rerun with --debug for details\n")
-        sys.exit(int(ExitCode.INTERNAL))
+    cli_errors.run(app)

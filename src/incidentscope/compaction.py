@@ -2,12 +2,14 @@
 
 A key's row repeats in every snapshot while nothing changes; storing one run
 per change keeps the workspace proportional to changes, not to snapshots.
-Owner of `snapshots`, `purpose_sets` and `contact_runs`.
+Owner of `snapshots`, `purpose_sets` and `contact_runs`. The statements are written
+once, in DuckDB's dialect, and run through an `Engine`: on the DuckDB workspace, or on
+Spark temp views (`spark/engine.py` carries them over, INSERT and DELETE included).
 """
 
 from __future__ import annotations
 
-import duckdb
+from incidentscope.engine import Engine
 
 # Purposes arrive as typed ('signup | profile'); each distinct text is made canonical
 # (labels trimmed, de-duplicated, sorted) once, not once per row.
@@ -153,36 +155,40 @@ GROUP BY account_id, channel, identifier_id, purposes_id, island
 """
 
 
-def add_snapshots(con: duckdb.DuckDBPyConnection, *, rows_distinct: bool) -> None:
+# The temporary tables `add_snapshots` makes (and drops when it is done).
+TEMP_TABLES = ("purpose_texts", "simple_runs", "rest_contacts", "new_states", "all_states",
+               "new_runs")
+
+
+def add_snapshots(engine: Engine, *, rows_distinct: bool) -> None:
     """Fold the staged contact rows (`stage_contacts`) into `contact_runs`.
 
     `hash_identifier` (hash_no -> identifier_id) is the loader's map of this load's hashes;
     `rows_distinct`: no two staged rows are identical (snapshot date, key, purposes).
     """
-    con.execute(_PURPOSE_TEXTS)
-    first_load = not con.execute("SELECT 1 FROM snapshots LIMIT 1").fetchall()
+    engine.execute(_PURPOSE_TEXTS)
+    first_load = not engine.rows("SELECT 1 FROM snapshots LIMIT 1")
     if first_load and rows_distinct:
-        con.execute(_SIMPLE_RUNS)
-        con.execute(_REST_CONTACTS)
+        engine.execute(_SIMPLE_RUNS)
+        engine.execute(_REST_CONTACTS)
         rows = "rest_contacts"
     else:
-        con.execute("CREATE TEMP TABLE simple_runs AS SELECT NULL::BIGINT AS account_id, "
-                    "NULL::VARCHAR AS channel, NULL::BIGINT AS identifier_id, "
-                    "NULL::VARCHAR AS purposes, NULL::INTEGER AS hash_no, "
-                    "NULL::DATE AS first_snapshot, NULL::DATE AS last_snapshot LIMIT 0")
+        engine.execute("CREATE TEMP TABLE simple_runs AS SELECT NULL::BIGINT AS account_id, "
+                       "NULL::VARCHAR AS channel, NULL::BIGINT AS identifier_id, "
+                       "NULL::VARCHAR AS purposes, NULL::INTEGER AS hash_no, "
+                       "NULL::DATE AS first_snapshot, NULL::DATE AS last_snapshot LIMIT 0")
         rows = "stage_contacts"
-    con.execute(_NEW_STATES.format(rows=rows))
-    con.execute(_NEW_PURPOSE_SETS)
-    con.execute(_ALL_STATES)
-    con.execute(_NEW_SNAPSHOTS)
-    con.execute(_RUNS)
-    con.execute("DELETE FROM contact_runs")
-    con.execute("INSERT INTO contact_runs SELECT * FROM new_runs")
-    con.execute("""
+    engine.execute(_NEW_STATES.format(rows=rows))
+    engine.execute(_NEW_PURPOSE_SETS)
+    engine.execute(_ALL_STATES)
+    engine.execute(_NEW_SNAPSHOTS)
+    engine.execute(_RUNS)
+    engine.execute("DELETE FROM contact_runs")
+    engine.execute("INSERT INTO contact_runs SELECT * FROM new_runs")
+    engine.execute("""
         INSERT INTO contact_runs
         SELECT r.account_id, r.channel, r.identifier_id, p.purposes_id, r.first_snapshot,
                r.last_snapshot
         FROM simple_runs r JOIN purpose_sets p ON p.purposes = r.purposes""")
-    for name in ("purpose_texts", "simple_runs", "rest_contacts", "new_states", "all_states",
-                 "new_runs"):
-        con.execute(f"DROP TABLE IF EXISTS {name}")
+    for name in TEMP_TABLES:
+        engine.execute(f"DROP TABLE IF EXISTS {name}")

@@ -153,6 +153,37 @@ def parse_incident(raw: dict[str, Any], name: str, source_path: Path | None = No
         },
         where,
     )
+    incident_id, title = _identity(section, where)
+    window_start, fix_at = _window(section, where)
+    restricted, audience_types = _scope(section, where)
+    input_timezone = section.get("input_timezone", "UTC")
+    if not is_time_zone_name(input_timezone):
+        raise ConfigError(f"{where}.input_timezone: not an IANA time zone name")
+    normalization = section.get("normalization", "twitter")
+    if normalization not in NORMALIZATION_PROFILES:
+        raise ConfigError(f"{where}.normalization: one of {', '.join(NORMALIZATION_PROFILES)}")
+    min_audience_size = section.get("min_audience_size")
+    if min_audience_size is not None and not _whole_number(min_audience_size):
+        raise ConfigError(f"{where}.min_audience_size: a whole number >= 1")
+    return Incident(
+        id=incident_id,
+        title=title,
+        window_start=window_start,
+        fix_at=fix_at,
+        restricted_purposes=restricted,
+        audience_types=audience_types,
+        input_timezone=input_timezone,
+        normalization=normalization,
+        min_audience_size=min_audience_size,
+        min_cell=_min_cell(raw, name),
+        notification=parse_notification(raw.get("notification", {}), name),
+        inputs=_inputs(raw.get("inputs", {}), name),
+        source_path=source_path,
+    )
+
+
+def _identity(section: dict[str, Any], where: str) -> tuple[str, str]:
+    """[incident].id and .title."""
     incident_id = section.get("id")
     if not isinstance(incident_id, str) or not incident_id.strip():
         raise ConfigError(f"{where}.id: required, a non-empty string")
@@ -161,6 +192,11 @@ def parse_incident(raw: dict[str, Any], name: str, source_path: Path | None = No
     title = section.get("title", incident_id)
     if not isinstance(title, str):
         raise ConfigError(f"{where}.title: expected a string")
+    return incident_id, title
+
+
+def _window(section: dict[str, Any], where: str) -> tuple[datetime | None, datetime]:
+    """[incident].window_start (optional) and .fix_at."""
     if "fix_at" not in section:
         raise ConfigError(f"{where}.fix_at: required")
     fix_at = parse_instant(section["fix_at"], f"{where}.fix_at")
@@ -169,6 +205,11 @@ def parse_incident(raw: dict[str, Any], name: str, source_path: Path | None = No
         window_start = parse_instant(section["window_start"], f"{where}.window_start")
         if window_start >= fix_at:
             raise ConfigError(f"{where}.window_start: must be before fix_at")
+    return window_start, fix_at
+
+
+def _scope(section: dict[str, Any], where: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """[incident].restricted_purposes and .audience_types."""
     restricted = _string_list(
         section.get("restricted_purposes", ["two_factor", "account_recovery"]),
         f"{where}.restricted_purposes",
@@ -180,16 +221,11 @@ def parse_incident(raw: dict[str, Any], name: str, source_path: Path | None = No
         if audience_type not in AUDIENCE_TYPES:
             raise ConfigError(f"{where}.audience_types: '{audience_type}' is not one of "
                               f"{', '.join(AUDIENCE_TYPES)}")
-    input_timezone = section.get("input_timezone", "UTC")
-    if not is_time_zone_name(input_timezone):
-        raise ConfigError(f"{where}.input_timezone: not an IANA time zone name")
-    normalization = section.get("normalization", "twitter")
-    if normalization not in NORMALIZATION_PROFILES:
-        raise ConfigError(f"{where}.normalization: one of {', '.join(NORMALIZATION_PROFILES)}")
-    min_audience_size = section.get("min_audience_size")
-    if min_audience_size is not None and not _whole_number(min_audience_size):
-        raise ConfigError(f"{where}.min_audience_size: a whole number >= 1")
+    return restricted, audience_types
 
+
+def _min_cell(raw: dict[str, Any], name: str) -> int:
+    """[report].min_cell."""
     report = raw.get("report", {})
     if not isinstance(report, dict):
         raise ConfigError(f"{name}: [report] must be a table")
@@ -198,9 +234,11 @@ def parse_incident(raw: dict[str, Any], name: str, source_path: Path | None = No
     min_cell = report.get("min_cell", 10)
     if not _whole_number(min_cell):
         raise ConfigError(f"{name}: [report].min_cell: a whole number >= 1")
-    notification = parse_notification(raw.get("notification", {}), name)
+    return int(min_cell)
 
-    inputs_raw = raw.get("inputs", {})
+
+def _inputs(inputs_raw: Any, name: str) -> dict[str, InputOverride]:
+    """[inputs.TABLE]: a path and column names other than the contract's."""
     if not isinstance(inputs_raw, dict):
         raise ConfigError(f"{name}: [inputs] must be a table")
     inputs: dict[str, InputOverride] = {}
@@ -224,19 +262,4 @@ def parse_incident(raw: dict[str, Any], name: str, source_path: Path | None = No
             if contract_column not in known:
                 raise ConfigError(f"{where_input}.columns: unknown column '{contract_column}'")
         inputs[table_name] = InputOverride(path=input_path, columns=dict(sorted(columns.items())))
-
-    return Incident(
-        id=incident_id,
-        title=title,
-        window_start=window_start,
-        fix_at=fix_at,
-        restricted_purposes=restricted,
-        audience_types=audience_types,
-        input_timezone=input_timezone,
-        normalization=normalization,
-        min_audience_size=min_audience_size,
-        min_cell=min_cell,
-        notification=notification,
-        inputs=inputs,
-        source_path=source_path,
-    )
+    return inputs

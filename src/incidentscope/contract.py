@@ -129,6 +129,20 @@ TABLES: dict[str, Table] = {
     )
 }
 
+def raw_column(table: str) -> str | None:
+    """The column of a table's raw contact values (None: the table has none)."""
+    raw = TABLES[table].raw_contacts
+    return raw.raw if raw else None
+
+
+def raw_contacts(table: str) -> RawContacts:
+    """A table's raw contacts spec (for tables that have one)."""
+    raw = TABLES[table].raw_contacts
+    if raw is None:  # a programming error: only tables with raw contacts get here
+        raise ValueError(f"table {table} has no raw contacts")
+    return raw
+
+
 # Load order: accounts first (their countries are the default phone regions),
 # contacts before matches (so identifiers are known), deliveries last.
 LOAD_ORDER = ("accounts", "audiences", "campaigns", "campaign_audiences", "contacts", "matches",

@@ -1,10 +1,12 @@
-"""The SQL engine a replay runs on: one small interface, a DuckDB and a Spark implementation.
+"""The SQL engine a run uses: one small interface, a DuckDB and a Spark implementation.
 
 The replay's SQL (the steps in `sql/*.sql`, `estimate.MATCH_PROBABILITIES` and the
-figure queries in `replay.py`) is written once, in DuckDB's dialect of standard SQL,
-with values as named parameters (`$name`). `DuckDBEngine` runs it as it is, on the
+figure queries in `sql/figures/`) and the loaders' shared finishing and compaction
+(`finishing.py`, `compaction.py`) are written once, in DuckDB's dialect of standard
+SQL, with values as named parameters (`$name`). `DuckDBEngine` runs it as it is, on the
 workspace connection; `incidentscope.spark.engine.SparkEngine` transpiles each
-statement to Spark SQL with sqlglot. Either way the replay code is the same.
+statement to Spark SQL with sqlglot and runs it on temp views. Either way the code that
+calls it is the same.
 """
 
 from __future__ import annotations
@@ -23,12 +25,14 @@ Params = Mapping[str, Any] | None
 
 
 class Engine(Protocol):
-    """What the replay needs from an engine. SQL texts are in DuckDB's dialect."""
+    """What the replay and the loaders' finishing need from an engine. SQL texts are in
+    DuckDB's dialect."""
 
     name: str
 
     def execute(self, sql: str, params: Params = None) -> None:
-        """Run a statement; `CREATE TEMP TABLE x AS SELECT ...` materializes `x`."""
+        """Run a statement; `CREATE TEMP TABLE x AS SELECT ...` materializes `x`, and
+        `INSERT INTO x SELECT`, `DELETE FROM x` and `DROP TABLE x` change it."""
 
     def rows(self, sql: str, params: Params = None) -> list[tuple[Any, ...]]:
         """All result rows as tuples (timestamps naive, in UTC)."""

@@ -27,7 +27,7 @@ from typing import Any
 
 import duckdb
 
-from incidentscope import figures, investigate
+from incidentscope import figures, investigate, results
 from incidentscope import replay as replay_engine
 from incidentscope.config import Incident
 from incidentscope.engine import as_engine
@@ -75,7 +75,7 @@ class Sampled:
     rank: str  # the sample's order: SHA-256 of the seed and the match
     account_id: int
     account_outcome: str
-    match: investigate.MatchEvidence
+    match: results.MatchEvidence
 
 
 @dataclass(frozen=True)
@@ -141,7 +141,7 @@ def build(con: duckdb.DuckDBPyConnection, incident: Incident, *, seed: int = 201
         calibration = _calibration(con)
         snapshots = [r[0] for r in _rows(con, "SELECT snapshot_date FROM snapshots ORDER BY 1")]
         sample = []
-        explained: dict[int, investigate.AccountExplanation] = {}
+        explained: dict[int, results.AccountExplanation] = {}
         for stratum, account_value, matched_at, audience, channel, rank in _rows(
                 con, _SAMPLE, {"seed": str(seed), "n": per_stratum}):
             account = int(account_value)

@@ -10,7 +10,6 @@ a result, a message or an error.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -23,14 +22,27 @@ from incidentscope.engine import as_engine
 from incidentscope.errors import MissingInputError, UsageError
 from incidentscope.ingest import pseudonym_sql
 from incidentscope.normalize import NormalizationError, contact_sha256
-from incidentscope.results import iso_z
+from incidentscope.results import (
+    CONTACT_YOU_GAVE,
+    NO_EVIDENCE,
+    AccountExplanation,
+    CandidateState,
+    Coverage,
+    KeyHistory,
+    KeyRun,
+    LookupResult,
+    MatchEvidence,
+    Scenario,
+    SnapshotState,
+    UploadEvidence,
+    WhatIfResult,
+    iso_z,
+)
 from incidentscope.sqlutil import bind
 from incidentscope.workspace import PseudonymKey
 
 RESTRICTED, PERMITTED, ABSENT = "restricted", "permitted", "absent"
 CONTACT_CHANNELS = ("email", "phone")
-CONTACT_YOU_GAVE = "the contact you gave"
-NO_EVIDENCE = "no evidence in the replayed data"
 
 # A short, one-way name for a contact key: 32 bits of a hash of its keyed pseudonym.
 # It tells keys apart within one workspace; without the key file nothing leads back
@@ -41,178 +53,6 @@ _FINGERPRINT_SQL = ("substr(sha256('incidentscope-contact-fingerprint:' || "
 
 def _fingerprint_sql(ref: str) -> str:
     return _FINGERPRINT_SQL.format(ref=ref)
-
-
-# --------------------------------------------------------------------------- results
-
-
-@dataclass(frozen=True)
-class KeyRun:
-    """A stretch of consecutive snapshots in which a key had the same purposes."""
-
-    first_snapshot: date
-    last_snapshot: date
-    purposes: tuple[str, ...]
-    state: str  # restricted | permitted
-
-
-@dataclass(frozen=True)
-class KeyHistory:
-    """One contact key of an account, by fingerprint, with its purposes over time."""
-
-    account_id: int
-    channel: str
-    fingerprint: str
-    runs: tuple[KeyRun, ...]
-
-
-@dataclass(frozen=True)
-class SnapshotState:
-    """A key at one snapshot: absent, restricted or permitted, with the purposes."""
-
-    snapshot: date | None  # None: there is no snapshot on that side
-    state: str  # restricted | permitted | absent | unknown
-    purposes: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class CandidateState:
-    """A candidate key of a match, at the snapshots around it, and what it allows."""
-
-    fingerprint: str
-    channel: str
-    before: SnapshotState
-    after: SnapshotState | None  # None when the match lies exactly at a snapshot time
-    possible: tuple[str, ...]  # the states the key may have had at the match (no `absent`)
-
-
-@dataclass(frozen=True)
-class MatchEvidence:
-    matched_at: datetime
-    audience_id: str
-    advertiser_id: str
-    audience_type: str
-    channel: str | None  # as logged; None when the log has no channel
-    identifier_logged: bool
-    identifier_fingerprint: str | None
-    copies: int
-    period: str  # before_window | in_window | post_fix
-    exact: bool  # at a snapshot time
-    outside_snapshot_range: bool
-    match_class: str
-    candidates: tuple[CandidateState, ...]
-
-
-@dataclass(frozen=True)
-class Coverage:
-    """What the replayed data covers: an account without evidence is judged only on it."""
-
-    window_start: datetime
-    fix_at: datetime
-    first_logged_match: datetime | None  # in the window, in scope
-    last_logged_match: datetime | None
-    missing_log_days: int  # days of the window without a valid match row
-    rejected_rows: int  # input rows rejected at load (any table)
-    first_snapshot: str | None
-    last_snapshot: str | None
-
-
-@dataclass(frozen=True)
-class UploadEvidence:
-    """An in-window upload entry into an in-scope audience that named one of the account's
-    keys (whole-window.md): what the buggy matcher may have done with it. Never the hash:
-    the key is shown by its fingerprint."""
-
-    uploaded_at: datetime
-    audience_id: str
-    advertiser_id: str
-    audience_type: str
-    channel: str
-    key_fingerprint: str
-    outside_snapshot_range: bool
-    # the outcomes the entry may have had for the account: caused, permitted, none
-    outcomes: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class AccountExplanation:
-    account_id: int
-    country: str | None
-    # certainly affected | possibly affected | no evidence in the replayed data
-    outcome: str
-    window_start: datetime
-    fix_at: datetime
-    restricted_purposes: tuple[str, ...]
-    audience_types: tuple[str, ...]
-    classes_in_window: dict[str, int]
-    post_fix_caused: int
-    keys: tuple[KeyHistory, ...]
-    matches: tuple[MatchEvidence, ...]
-    coverage: Coverage | None = None
-    uploads: tuple[UploadEvidence, ...] = ()
-
-
-@dataclass(frozen=True)
-class LookupResult:
-    """Which accounts held the contact you gave, when, and the evidence for each.
-
-    Accounts other than the requester's are shown only when asked for (`all_accounts`):
-    the right of access must not affect the rights of others (GDPR Art. 15(4)).
-    """
-
-    channel: str
-    found: bool
-    fingerprint: str | None
-    holdings: tuple[KeyHistory, ...]  # one per shown account that held the key in a snapshot
-    logged_matches: int  # in-scope matches of the shown accounts whose log names it
-    explanations: tuple[AccountExplanation, ...]
-    shown: str = "all"  # all | requested | only holder | none
-    other_accounts: int = 0  # accounts that held or were matched with it, not shown
-    not_holding: tuple[int, ...] = ()  # requested accounts that never held it
-    coverage: Coverage | None = None
-
-
-@dataclass(frozen=True)
-class Scenario:
-    label: str
-    changes: dict[str, str]
-    window_start: str
-    fix_at: str
-    restricted_purposes: tuple[str, ...]
-    audience_types: tuple[str, ...]
-    headline: dict[str, int | None]
-    report: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class WhatIfResult:
-    baseline: Scenario
-    variants: tuple[Scenario, ...]
-
-
-HEADLINE_LABELS: dict[str, str] = {
-    "accounts_lower": "Accounts, certain (lower)",
-    "accounts_estimate": "Accounts, estimate",
-    "accounts_upper": "Accounts, upper (logged only)",
-    "audiences_lower": "Audiences, lower",
-    "audiences_upper": "Audiences, upper",
-    "campaigns_lower": "Campaigns, lower",
-    "campaigns_upper": "Campaigns, upper",
-    "advertisers_lower": "Advertisers, lower",
-    "advertisers_upper": "Advertisers, upper",
-    "matches_caused": "Matches caused",
-    "matches_uncertain": "Matches uncertain",
-    "matches_unexplained": "Matches unexplained",
-    "matches_permitted": "Matches permitted",
-    "impressions_lower": "Impressions, lower",
-    "impressions_upper": "Impressions, upper",
-    "post_fix_caused": "Caused after the fix",
-    "whole_window_lower": "Whole window, lower",
-    "whole_window_estimate": "Whole window, estimate",
-    "whole_window_upper": "Whole window, upper",
-    "targetable_lower": "Targetable by incident only, lower",
-    "targetable_upper": "Targetable by incident only, upper",
-}
 
 
 # --------------------------------------------------------------------------- helpers
@@ -504,6 +344,15 @@ def _split_list(value: str, option: str) -> tuple[str, ...]:
     return items
 
 
+def _audience_types(text: str) -> tuple[str, ...]:
+    types = _split_list(text, "--audience-types")
+    for audience_type in types:
+        if audience_type not in AUDIENCE_TYPES:
+            raise UsageError(f"--audience-types: '{audience_type}' is not one of "
+                             f"{', '.join(AUDIENCE_TYPES)}")
+    return types
+
+
 def variants_from_options(
     *,
     window_starts: Sequence[str] = (),
@@ -528,12 +377,7 @@ def variants_from_options(
     for text in restricted_purposes:
         parsed.append(("restricted_purposes", _split_list(text, "--restricted-purposes")))
     for text in audience_types:
-        types = _split_list(text, "--audience-types")
-        for audience_type in types:
-            if audience_type not in AUDIENCE_TYPES:
-                raise UsageError(f"--audience-types: '{audience_type}' is not one of "
-                                 f"{', '.join(AUDIENCE_TYPES)}")
-        parsed.append(("audience_types", types))
+        parsed.append(("audience_types", _audience_types(text)))
     for size in min_audience_sizes:
         if size < 1:
             raise UsageError("--min-audience-size: a whole number >= 1")

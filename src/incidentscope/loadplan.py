@@ -3,8 +3,8 @@
 How a file's header maps to its table's contract, which file-level faults refuse a
 file (a required column missing, a name twice in the header, a Parquet column whose
 type no contract column can take), and which date a snapshot file takes from its
-name. The DuckDB loader (ingest.py) and the Spark loader (spark/ingest.py) read files
-in their own ways; they plan them here.
+name; and the `--strict` refusal. The DuckDB loader (ingest.py) and the Spark loader
+(spark/ingest.py) read files in their own ways; they plan them here.
 """
 
 from __future__ import annotations
@@ -104,3 +104,12 @@ def map_columns(item: InputFile, header: Sequence[str], incident: Incident,
             "contact_sha256" not in position):
         raise BadDataError(f"{item.display}: needs a column 'contact' or 'contact_sha256'")
     return ColumnMap(position, extra, snapshot_from_name)
+
+
+def strict_refusal(rejected: int, first: Sequence[object] | None) -> BadDataError:
+    """`--strict` with rejected rows: nothing is loaded. `first`: the first reject by path,
+    then line (path, line, column, reason), named in the message (never a value)."""
+    where = ""
+    if first:
+        where = f" (first: {first[0]} line {first[1]}, column {first[2]}: {first[3]})"
+    return BadDataError(f"--strict: {rejected} rows rejected{where}; nothing was loaded")

@@ -1,8 +1,9 @@
-"""The run manifest (OUT/manifest.json) and `verify`: how a number was obtained, provably.
+"""The run manifest (OUT/manifest.json): how a number was obtained, provably.
 
 Between two runs on the same inputs, incident file and key, only `run_id`,
 `started_at`, `finished_at` and the host description may differ; every output
-file's hash must be equal.
+file's hash must be equal. `api.verify` checks that with what this module provides:
+`read`, `VerifyResult`, `figure_differences` and the temporary folders' bookkeeping.
 """
 
 from __future__ import annotations
@@ -22,8 +23,7 @@ from typing import Any
 
 from incidentscope import __version__
 from incidentscope.config import Incident
-from incidentscope.errors import BadDataError, MissingInputError, UsageError
-from incidentscope.inputs import is_uri, sha256_file
+from incidentscope.errors import BadDataError, MissingInputError
 from incidentscope.results import LoadResult
 
 MANIFEST_NAME = "manifest.json"
@@ -211,78 +211,3 @@ def _alive(pid: int) -> bool:
     except OSError:  # it exists, owned by someone else
         return True
     return True
-
-
-def verify(manifest_path: Path, data_dir: Path | str, *, incident_path: Path | None = None,
-           key_path: Path | None = None) -> VerifyResult:
-    """Re-hash the inputs, re-run in a temporary place, and compare every output.
-
-    The re-run uses the DuckDB engine whatever engine made the run: for a Spark run
-    this is a cross-engine check (both engines produce the same bytes). It reads a local
-    folder: a data directory URI (a Spark run's `--data s3a://...`) is refused (exit 64);
-    copy the inputs to a local folder, keeping their paths, and verify from there.
-    """
-    from incidentscope import api, workspace
-
-    if isinstance(data_dir, str) and is_uri(data_dir):
-        raise UsageError(f"--data {data_dir}: verify re-runs with the DuckDB engine, which "
-                         "reads a local folder; copy the inputs there (same relative paths) "
-                         "and verify from it")
-    data_dir = Path(data_dir)
-    manifest = read(manifest_path)
-    out_dir = manifest_path.parent
-    result = VerifyResult()
-    if manifest.get("engine") == "spark":
-        result.notes.append("the run used the Spark engine; it is re-run with the DuckDB "
-                            "engine, which must give the same outputs")
-    for item in manifest["inputs"]:
-        path = data_dir / item["path"]
-        if not path.is_file():
-            result.changed_inputs.append(f"{item['path']}: missing")
-        elif sha256_file(path) != item["sha256"]:
-            result.changed_inputs.append(f"{item['path']}: content changed")
-    incident_file = incident_path or Path(manifest["incident"]["path"] or "")
-    if not incident_file.is_file():
-        raise MissingInputError(f"{incident_file}: incident file not found (give --incident)")
-    if sha256_file(incident_file) != manifest["incident"]["sha256"]:
-        result.changed_inputs.append(f"{incident_file.name}: incident file changed")
-    if key_path is None:
-        key_path = workspace.key_path_for(workspace.default_workspace_path(incident_file))
-    if not key_path.is_file():
-        raise MissingInputError(f"{key_path}: key file not found (give --key)")
-    if workspace.load_or_create_key(key_path, create=False).fingerprint != (
-            manifest["key_fingerprint"]):
-        result.notes.append("the key file is not the one the run used")
-    remove_stale_verify_folders()
-    with tempfile.TemporaryDirectory(prefix=VERIFY_PREFIX) as temp:
-        temp_dir = Path(temp)
-        (temp_dir / VERIFY_OWNER).write_text(f"{os.getpid()}\n", encoding="ascii")
-        # The key is read where it lies, never copied: a copy could outlive a killed verify.
-        try:
-            rerun = api.run(incident_file, data_dir, temp_dir / "out",
-                            db_path=temp_dir / "verify.duckdb", key_path=key_path)
-        except (MissingInputError, BadDataError):
-            if not result.changed_inputs:
-                raise
-            # The inputs changed so that the run cannot be repeated: that is the finding.
-            result.notes.append("the run could not be repeated with the inputs as they are now")
-            return result
-        for name, expected in sorted(manifest["outputs"].items()):
-            produced = temp_dir / "out" / name
-            if not produced.is_file():
-                result.output_differences.append(f"{name}: not produced")
-                continue
-            if hashlib.sha256(produced.read_bytes()).hexdigest() != expected["sha256"]:
-                result.output_differences.append(f"{name}: differs")
-            original = out_dir / name
-            if not original.is_file():
-                result.output_differences.append(f"{name}: missing from {out_dir}")
-            elif hashlib.sha256(original.read_bytes()).hexdigest() != expected["sha256"]:
-                result.output_differences.append(f"{name}: changed since the run")
-        if (out_dir / "report.json").is_file():
-            try:
-                recorded = json.loads((out_dir / "report.json").read_text(encoding="utf-8"))
-            except (UnicodeDecodeError, json.JSONDecodeError):
-                recorded = {}
-            result.figure_differences.extend(figure_differences(recorded, rerun.report))
-    return result

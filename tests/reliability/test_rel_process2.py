@@ -142,7 +142,7 @@ def test_verify_reads_the_key_where_it_lies(tmp_path: Path, monkeypatch: pytest.
 
     monkeypatch.setattr(api, "run", spying_run)
     figure.tried += 1
-    outcome = manifest.verify(tmp_path / "out" / "manifest.json", data)
+    outcome = api.verify(tmp_path / "out" / "manifest.json", data)
     assert outcome.match, outcome
     assert seen == [[]]  # during the verification, no copy of the key in TMPDIR
     assert list(temp.iterdir()) == []
@@ -193,7 +193,7 @@ def test_a_killed_verification_is_cleaned_up_by_the_next(tmp_path: Path,
     alive.mkdir()
     (alive / "owner.pid").write_text(f"{os.getppid()}\n")
     figure.tried += 1
-    assert manifest.verify(tmp_path / "out" / "manifest.json", data).match
+    assert api.verify(tmp_path / "out" / "manifest.json", data).match
     assert sorted(p.name for p in temp.iterdir()) == ["incidentscope-verify-alive"]
 
 

@@ -11,13 +11,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from relhelp import LONG, Figure, csv_data_rows, file_rows, query, table_counts
 
-from incidentscope import api, ingest, validate
+from incidentscope import api, ingest_read, validate
 from incidentscope.errors import BadDataError, IncidentScopeError
 from workspace_fixtures import write_small_case
 
 NORMALIZATION = {"not an email address", "not a phone number", "not a possible phone number",
                  "unknown channel"}
-ALLOWED_REASONS = ({*validate.REASONS.values(), validate.MISSING, *ingest._CSV_ERRORS.values(),
+ALLOWED_REASONS = ({*validate.REASONS.values(), validate.MISSING, *ingest_read._CSV_ERRORS.values(),
                     "unreadable row"} | NORMALIZATION
                    | {"not a phone number in international form, and no country is known for it"})
 

@@ -70,10 +70,10 @@ def test_host_time_zone_does_not_change_the_report(tmp_path: Path, figure: Figur
 CRASH = """\
 import sys
 import incidentscope.normalize as n
-from incidentscope import ingest
+from incidentscope import ingest_check
 def boom(channel, raw, profile, country=None):
     raise RuntimeError("cannot normalize " + raw)
-ingest.normalize = boom
+ingest_check.normalize = boom
 from incidentscope.cli import main
 sys.argv = ["incidentscope", *sys.argv[1:]]
 main()

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from incidentscope import api, manifest, workspace
+from incidentscope import api, workspace
 from incidentscope.cli import app
 from incidentscope.samples import sample_dir
 
@@ -48,15 +48,15 @@ def test_spark_run_writes_the_same_outputs_as_duckdb(spark: Any, tmp_path: Path)
     assert json.loads((tmp_path / "duck" / "manifest.json").read_text())["engine"] == "duckdb"
     # no workspace is written by a Spark run; verify re-runs it with DuckDB
     assert not incident.with_suffix(".duckdb").exists()
-    verified = manifest.verify(tmp_path / "spark" / "manifest.json", data,
+    verified = api.verify(tmp_path / "spark" / "manifest.json", data,
                                incident_path=incident)
     assert verified.match, (verified.output_differences, verified.figure_differences)
     assert any("Spark engine" in note for note in verified.notes)
 
 
 def test_the_key_is_resolved_as_a_duckdb_run_resolves_it(tmp_path: Path) -> None:
+    from incidentscope.api import resolve_key
     from incidentscope.errors import MissingInputError
-    from incidentscope.spark.run import resolve_key
 
     db = tmp_path / "ws.duckdb"
     with workspace.private_files():

@@ -17,6 +17,7 @@ import polars as pl
 import pytest
 
 from incidentscope import api, compaction
+from incidentscope.engine import DuckDBEngine
 from incidentscope.errors import (
     BadDataError,
     MissingInputError,
@@ -230,7 +231,8 @@ def test_ctrl_c_inside_a_query_is_an_interrupt_even_when_a_later_statement_fails
     (exit 130 in the CLI), not a storage failure, and change nothing (CI found exit 74)."""
     incident, data, db, before = loaded_case_with_a_new_snapshot(tmp_path)
 
-    def interrupted(con: duckdb.DuckDBPyConnection, **_options: object) -> None:
+    def interrupted(engine: DuckDBEngine, **_options: object) -> None:
+        con = engine.con
         threading.Timer(0.2, con.interrupt).start()
         try:  # long enough to be stopped by the timer
             con.execute("SELECT sum(a.range * b.range) FROM range(200000) a, range(200000) b")

@@ -12,7 +12,7 @@ from pathlib import Path
 import phonenumbers
 import pytest
 
-from incidentscope import api, investigate, workspace
+from incidentscope import api, investigate, results, workspace
 from incidentscope.config import load_incident
 from incidentscope.errors import MissingInputError, UsageError
 from incidentscope.generator import ScenarioParams, generate
@@ -108,7 +108,7 @@ def _states_from_files(case: Case, account_id: int, restricted: set[str]
     return {k: "restricted" if v <= restricted else "permitted" for k, v in purposes.items()}
 
 
-def _check_states(case: Case, explanation: investigate.AccountExplanation) -> int:
+def _check_states(case: Case, explanation: results.AccountExplanation) -> int:
     """Every candidate state shown agrees with the raw files; returns how many were checked."""
     truth = _states_from_files(case, explanation.account_id,
                                set(explanation.restricted_purposes))
@@ -340,7 +340,7 @@ def test_other_accounts_sharing_a_contact_are_shown_only_when_asked(shared: Case
     from incidentscope.report import investigate_text as view
     from workspace_fixtures import CANARY_PHONE
 
-    def look(**options: object) -> investigate.LookupResult:
+    def look(**options: object) -> results.LookupResult:
         return api.lookup(shared.incident, "phone", CANARY_PHONE, country="US",
                           db_path=shared.db, **options)  # type: ignore[arg-type]
 
@@ -368,7 +368,7 @@ def test_no_match_is_no_evidence_in_the_replayed_data_with_its_coverage(shared: 
     from incidentscope.report import investigate_text as view
 
     explanation = api.explain(shared.incident, 4, db_path=shared.db)
-    assert explanation.outcome == investigate.NO_EVIDENCE
+    assert explanation.outcome == results.NO_EVIDENCE
     assert explanation.coverage is not None
     assert explanation.coverage.rejected_rows == 3  # not-a-time, 2 contacts rows
     assert explanation.coverage.missing_log_days > 200  # the log holds a few August days

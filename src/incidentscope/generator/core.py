@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -12,15 +13,14 @@ import polars as pl
 import pyarrow as pa  # type: ignore[import-untyped,unused-ignore]
 
 from incidentscope.errors import UsageError
-from incidentscope.generator.matcher import Made, Rules, bracket_violation, simulate
+from incidentscope.generator.matcher import Made, Rules, simulate
 from incidentscope.generator.params import GenerateSummary, ScenarioParams
+from incidentscope.generator.tally import MALFORMED_KINDS, TRUTH_ORDER, Logged, Tally
 from incidentscope.generator.uploads import UPLOAD_MALFORMED_KINDS, UploadWriter
 from incidentscope.generator.world import (
     CHANNELS,
     DAY,
     EPOCH,
-    KINDS,
-    NEVER,
     PURPOSES,
     RESTRICTED,
     SPLIT_PARTS,
@@ -50,7 +50,6 @@ SCHEMAS: dict[str, pa.Schema] = {
     "deliveries": pa.schema([("served_at", TS), ("campaign_id", STR), ("account_id", pa.int64()),
                              ("impressions", pa.int64())]),
 }
-MALFORMED_KINDS = ("bad_account_id", "bad_channel", "bad_value", "bad_timestamp")
 CONTACT_MALFORMED_KINDS = ("bad_account_id", "bad_channel", "bad_value", "empty_purposes")
 BAD_TIMESTAMP = "2019-02-30T25:61:00Z"
 CHANNEL_NAMES = np.array(CHANNELS)
@@ -350,6 +349,132 @@ def _spread(chunks: list[int], n_chunks: int, kinds: list[int]) -> list[list[int
     return plan
 
 
+@dataclass(frozen=True)
+class _Timeline:
+    """The run's fixed times (seconds since the epoch) and its share of the events."""
+
+    t0: int  # the first day of the period
+    log_t0: int  # the first day of the match log
+    t_end: int  # the day after the last
+    ws: int  # the window start
+    fix: int  # the fix
+    rules: Rules
+    events: int  # simulated events, all chunks
+
+
+@dataclass(frozen=True)
+class _Damage:
+    """Where the log is damaged: lost days, and malformed rows per chunk."""
+
+    lost_days: I64  # days (since the epoch) whose log rows are lost
+    chunks: list[tuple[int, int, str]]
+    bad_plan: list[list[int]]  # malformed match kinds per chunk
+    upload_bad_plan: list[list[int]]  # malformed upload kinds per chunk
+
+
+def _timeline(world: World, params: ScenarioParams) -> _Timeline:
+    t0 = seconds(params.period_start())
+    t_end = seconds(params.end) + DAY
+    ws, fix = seconds(params.window_start), seconds(params.fix_at)
+    leak = fix + int(params.leak_days * DAY) if params.post_fix_leak else fix
+    rules = Rules(window_start=ws, fix_at=fix, leak_until=leak,
+                  midnight_share=params.midnight_share)
+    pilot_n = 40_000
+    pilot, _ = simulate(world, rules, _rng(params.seed, 2), lo=t0, hi=t_end, n_events=pilot_n)
+    rate = max(len(pilot) / pilot_n, 1e-6)
+    target = (params.matches_total if params.matches_total is not None
+              else _rows_for_mean(world.listed_cumw, params.matches_per_account))
+    return _Timeline(t0, seconds(params.effective_log_start()), t_end, ws, fix, rules,
+                     int(np.ceil(target / rate)))
+
+
+def _damage(params: ScenarioParams, time: _Timeline) -> _Damage:
+    plan_rng = _rng(params.seed, 3)
+    # Lost days fall on window days that the log covers (all of them unless it starts late).
+    logged_from = max(time.ws, min(time.log_t0, time.fix))
+    logged_days = (time.fix - logged_from) // DAY
+    lost_days = np.zeros(0, np.int64)
+    if params.damage and params.lost_log_days > 0 and logged_days > 0:
+        lost_days = np.sort(plan_rng.choice(logged_days, size=min(params.lost_log_days,
+                                                                  logged_days), replace=False))
+        lost_days = (lost_days + logged_from // DAY).astype(np.int64)
+    chunks = _chunks(time.t0, time.t_end)
+    bad_plan = _spread(_window_chunks(chunks, logged_from, time.fix) if params.damage else [],
+                       len(chunks),
+                       [k for k in range(1, 5) for _ in range(params.malformed_per_kind)])
+    upload_bad_plan = _spread(
+        _window_chunks(chunks, time.ws, time.fix) if params.damage else [], len(chunks),
+        [k for k in range(1, len(UPLOAD_MALFORMED_KINDS) + 1)
+         for _ in range(params.malformed_per_kind)])
+    return _Damage(lost_days, chunks, bad_plan, upload_bad_plan)
+
+
+class _Writers:
+    """The log files a scenario writes chunk by chunk."""
+
+    def __init__(self, world: World, params: ScenarioParams, data: Path, time: _Timeline):
+        fmt = params.file_format
+        self.matches = TableWriter(data / f"matches.{fmt}", fmt, SCHEMAS["matches"])
+        self.deliveries = (TableWriter(data / f"deliveries.{fmt}", fmt, SCHEMAS["deliveries"])
+                           if params.deliveries else None)
+        self.uploads = (UploadWriter(world, params, data / f"uploads.{fmt}", (time.ws, time.fix))
+                        if params.uploads else None)
+
+    def close(self, row_counts: dict[str, int]) -> None:
+        self.matches.close()
+        row_counts["matches"] = self.matches.rows
+        if self.deliveries is not None:
+            self.deliveries.close()
+            row_counts["deliveries"] = self.deliveries.rows
+        if self.uploads is not None:
+            row_counts["uploads"] = self.uploads.close()
+
+
+def _chunk(world: World, params: ScenarioParams, time: _Timeline, damage: _Damage,
+           writers: _Writers, tally: Tally, ci: int, todo: int) -> None:
+    """Simulate one chunk of time, write its log rows, and count its truth."""
+    lo, hi, month = damage.chunks[ci]
+    rng = _rng(params.seed, 10, ci)
+    made, entries = simulate(world, time.rules, rng, lo=lo, hi=hi, n_events=todo)
+    if writers.uploads is not None:
+        writers.uploads.write_chunk(ci, entries, lo=lo, hi=hi,
+                                    bad_kinds=damage.upload_bad_plan[ci])
+    del entries
+    m = len(made)
+    frac = (made.t - time.t0) / max(time.t_end - time.t0, 1)
+    share = params.identifier_share
+    p = (share * 2 * frac if share <= 0.5 else 1 - (1 - share) * 2 * (1 - frac))
+    id_logged = rng.random(m) < np.clip(p, 0.0, 1.0)
+    lost_day = np.isin(made.t // DAY, damage.lost_days)
+    # Not in the log: before its first day, or lost at random (a stream of its own).
+    unlogged = made.t < time.log_t0
+    dropped = ((_rng(params.seed, 22, ci).random(m) < params.log_loss_share)
+               & ~lost_day & ~unlogged)
+    lost = lost_day | unlogged | dropped
+    dup = (rng.random(m) < params.duplicate_share) & ~lost if params.damage else lost & False
+    bad = np.zeros(m, np.int8)
+    in_window = (made.t >= time.ws) & (made.t < time.fix)
+    kinds = damage.bad_plan[ci]
+    if kinds:
+        cand = np.flatnonzero(in_window & ~lost & ~dup)
+        take = min(len(cand), len(kinds))
+        picks = np.sort(rng.choice(cand, size=take, replace=False))
+        bad[picks] = np.array(kinds[:take], np.int8)
+        for kind in kinds[:take]:
+            tally.match_bad[MALFORMED_KINDS[kind - 1]] += 1
+    rows = np.repeat(np.arange(m), (~lost).astype(np.int64) * (1 + dup))
+    writers.matches.write(_match_frame(world, made, rows, id_logged, bad=bad[rows],
+                                       fmt=params.file_format))
+    tally.count(world, made, Logged(id_logged=id_logged, valid=~lost & (bad == 0),
+                                    in_window=in_window, lost_day=lost_day, unlogged=unlogged,
+                                    dropped=dropped, dup=dup), month=month)
+    if writers.deliveries is not None:
+        frame, impressions = _delivery_frame(world, params, made, rng, time.t_end)
+        writers.deliveries.write(frame)
+        tally.stats["delivery_rows"] += frame.height
+        tally.stats["impressions"] += impressions
+
+
 def generate(out_dir: Path, params: ScenarioParams, *, force: bool = False) -> GenerateSummary:
     """Write a scenario with known ground truth to `out_dir` (see docs/scenarios.md).
 
@@ -362,221 +487,31 @@ def generate(out_dir: Path, params: ScenarioParams, *, force: bool = False) -> G
     data = out_dir / "data"
     (data / "contacts").mkdir(parents=True, exist_ok=True)
     _clean(out_dir, data)
-    fmt = params.file_format
     world = build_world(params)
-    n = params.accounts
-    c = world.contacts
-    row_counts = _write_static(world, data, fmt)
+    row_counts = _write_static(world, data, params.file_format)
     row_counts["contacts"], contact_bad = _write_snapshots(world, params, data)
-
-    t0 = seconds(params.period_start())
-    log_t0 = seconds(params.effective_log_start())
-    t_end = seconds(params.end) + DAY
-    ws, fix = seconds(params.window_start), seconds(params.fix_at)
-    leak = fix + int(params.leak_days * DAY) if params.post_fix_leak else fix
-    rules = Rules(window_start=ws, fix_at=fix, leak_until=leak,
-                  midnight_share=params.midnight_share)
-
-    pilot_n = 40_000
-    pilot, _ = simulate(world, rules, _rng(params.seed, 2), lo=t0, hi=t_end, n_events=pilot_n)
-    rate = max(len(pilot) / pilot_n, 1e-6)
-    target = (params.matches_total if params.matches_total is not None
-              else _rows_for_mean(world.listed_cumw, params.matches_per_account))
-    events = int(np.ceil(target / rate))
-
-    plan_rng = _rng(params.seed, 3)
-    window_days = (fix - ws) // DAY
-    # Lost days fall on window days that the log covers (all of them unless it starts late).
-    logged_from = max(ws, min(log_t0, fix))
-    logged_days = (fix - logged_from) // DAY
-    lost_days = np.zeros(0, np.int64)
-    if params.damage and params.lost_log_days > 0 and logged_days > 0:
-        lost_days = np.sort(plan_rng.choice(logged_days, size=min(params.lost_log_days,
-                                                                  logged_days), replace=False))
-        lost_days = (lost_days + logged_from // DAY).astype(np.int64)
-    chunks = _chunks(t0, t_end)
-    bad_plan = _spread(_window_chunks(chunks, logged_from, fix) if params.damage else [],
-                       len(chunks),
-                       [k for k in range(1, 5) for _ in range(params.malformed_per_kind)])
-    upload_bad_plan = _spread(
-        _window_chunks(chunks, ws, fix) if params.damage else [], len(chunks),
-        [k for k in range(1, len(UPLOAD_MALFORMED_KINDS) + 1)
-         for _ in range(params.malformed_per_kind)])
-
-    matches_w = TableWriter(data / f"matches.{fmt}", fmt, SCHEMAS["matches"])
-    deliveries_w = (TableWriter(data / f"deliveries.{fmt}", fmt, SCHEMAS["deliveries"])
-                    if params.deliveries else None)
-    uploads_w = (UploadWriter(world, params, data / f"uploads.{fmt}", (ws, fix))
-                 if params.uploads else None)
-    affected = np.zeros(n, np.bool_)
-    affected_made = np.zeros(n, np.bool_)
-    audiences_made = np.zeros(len(world.audience_type), np.bool_)
-    first_logged_day: int | None = None
-    by_type = np.zeros((2, n), np.bool_)
-    by_channel = np.zeros((2, n), np.bool_)
-    violating = np.zeros(n, np.bool_)
-    per_account = np.zeros(n, np.int64)
-    by_month: dict[str, int] = {}
-    made_counts = np.zeros(6, np.int64)  # period * 2 + caused
-    logged_counts = np.zeros(6, np.int64)
-    day_has_row = np.zeros(window_days, np.bool_)
-    stats = dict.fromkeys(("duplicate_rows", "lost_rows", "violation_rows",
-                           "outside_snapshot_range", "post_fix_caused", "delivery_rows",
-                           "impressions", "rows_before_log_start", "randomly_lost_rows"), 0)
-    match_bad = dict.fromkeys(MALFORMED_KINDS, 0)
-    snaps = world.snap_secs
+    time = _timeline(world, params)
+    damage = _damage(params, time)
+    writers = _Writers(world, params, data, time)
+    tally = Tally(world, time.ws, time.fix)
     done = 0
-    for ci, (lo, hi, month) in enumerate(chunks):
-        todo = round(events * (hi - t0) / (t_end - t0)) - done
+    for ci, (_lo, hi, _month) in enumerate(damage.chunks):
+        todo = round(time.events * (hi - time.t0) / (time.t_end - time.t0)) - done
         done += todo
-        rng = _rng(params.seed, 10, ci)
-        made, entries = simulate(world, rules, rng, lo=lo, hi=hi, n_events=todo)
-        if uploads_w is not None:
-            uploads_w.write_chunk(ci, entries, lo=lo, hi=hi, bad_kinds=upload_bad_plan[ci])
-        del entries
-        m = len(made)
-        frac = (made.t - t0) / max(t_end - t0, 1)
-        share = params.identifier_share
-        p = (share * 2 * frac if share <= 0.5 else 1 - (1 - share) * 2 * (1 - frac))
-        id_logged = rng.random(m) < np.clip(p, 0.0, 1.0)
-        lost_day = np.isin(made.t // DAY, lost_days)
-        # Not in the log: before its first day, or lost at random (a stream of its own).
-        unlogged = made.t < log_t0
-        dropped = ((_rng(params.seed, 22, ci).random(m) < params.log_loss_share)
-                   & ~lost_day & ~unlogged)
-        lost = lost_day | unlogged | dropped
-        dup = (rng.random(m) < params.duplicate_share) & ~lost if params.damage else lost & False
-        bad = np.zeros(m, np.int8)
-        in_window = (made.t >= ws) & (made.t < fix)
-        if bad_plan[ci]:
-            cand = np.flatnonzero(in_window & ~lost & ~dup)
-            take = min(len(cand), len(bad_plan[ci]))
-            picks = np.sort(rng.choice(cand, size=take, replace=False))
-            bad[picks] = np.array(bad_plan[ci][:take], np.int8)
-            for kind in bad_plan[ci][:take]:
-                match_bad[MALFORMED_KINDS[kind - 1]] += 1
-        rows = np.repeat(np.arange(m), (~lost).astype(np.int64) * (1 + dup))
-        matches_w.write(_match_frame(world, made, rows, id_logged, bad=bad[rows], fmt=fmt))
-
-        valid = ~lost & (bad == 0)
-        acct = c.acct[made.contact]
-        period = np.where(made.t < ws, 0, np.where(made.t < fix, 1, 2))
-        cls = period * 2 + made.caused
-        made_counts += np.bincount(cls, minlength=6)
-        logged_counts += np.bincount(cls[valid], minlength=6)
-        hit = valid & in_window & made.caused
-        affected[acct[hit]] = True
-        affected_made[acct[in_window & made.caused]] = True
-        audiences_made[made.audience[in_window & made.caused]] = True
-        if first_logged_day is None and valid.any():
-            first_logged_day = int(made.t[valid].min() // DAY)
-        by_type[world.audience_type[made.audience[hit]], acct[hit]] = True
-        by_channel[c.channel[made.contact[hit]], acct[hit]] = True
-        if hit.any():
-            by_month[month] = len(np.unique(acct[hit]))
-        viol = bracket_violation(world, made, id_logged) & valid & in_window
-        violating[acct[viol]] = True
-        per_account += np.bincount(acct[valid], minlength=n)
-        vw = valid & in_window
-        day_has_row[made.t[vw] // DAY - ws // DAY] = True
-        outside = ((made.t < snaps[0]) | (made.t > snaps[-1]) if len(snaps)
-                   else np.ones(m, np.bool_))
-        stats["outside_snapshot_range"] += int(np.sum(vw & outside))
-        stats["duplicate_rows"] += int(dup.sum())
-        stats["lost_rows"] += int(lost_day.sum())
-        stats["rows_before_log_start"] += int(unlogged.sum())
-        stats["randomly_lost_rows"] += int(dropped.sum())
-        stats["violation_rows"] += int(viol.sum())
-        stats["post_fix_caused"] += int(np.sum(valid & (period == 2) & made.caused))
-        if deliveries_w is not None:
-            frame, impressions = _delivery_frame(world, params, made, rng, t_end)
-            deliveries_w.write(frame)
-            stats["delivery_rows"] += frame.height
-            stats["impressions"] += impressions
-    matches_w.close()
-    row_counts["matches"] = matches_w.rows
-    if deliveries_w is not None:
-        deliveries_w.close()
-        row_counts["deliveries"] = deliveries_w.rows
-    if uploads_w is not None:
-        row_counts["uploads"] = uploads_w.close()
-    exposed = _exposed(world, ws, fix)
-
-    truth_ids = np.sort(world.account_ids[affected])
-    countries = np.array(world.countries)
-    country_counts = {str(k): int(v) for k, v in zip(
-        *np.unique(countries[world.country[affected]], return_counts=True), strict=True)}
-
-    def classes(counts: I64) -> dict[str, dict[str, int]]:
-        return {name: {"caused": int(counts[i * 2 + 1]), "permitted": int(counts[i * 2])}
-                for i, name in enumerate(("before_window", "in_window", "post_fix"))}
-
-    matched = per_account > 0
-    kind_codes, kind_counts = np.unique(c.kind[c.created < NEVER], return_counts=True)
-    truth: dict[str, object] = {
-        "generator": "incidentscope.generate/1",
-        "parameters": params.as_json(),
-        "incident": {"window_start": _iso(params.window_start), "fix_at": _iso(params.fix_at)},
-        "affected_accounts": int(affected.sum()),
-        "affected_accounts_made": int(affected_made.sum()),
-        "affected_accounts_whole_window": int(affected_made.sum()),
-        "exposed_accounts": int(exposed.sum()),
-        "affected_audiences_whole_window": int(audiences_made.sum()),
-        "affected_campaigns_whole_window": _campaigns_of(world, audiences_made),
-        "uploads": uploads_w.stats.as_json() if uploads_w is not None else None,
-        "post_fix_caused": stats["post_fix_caused"],
-        "affected_by_audience_type": {"partner": int(by_type[1].sum()),
-                                      "tailored": int(by_type[0].sum())},
-        "affected_by_channel": {"email": int(by_channel[0].sum()),
-                                "phone": int(by_channel[1].sum())},
-        "affected_by_country": dict(sorted(country_counts.items())),
-        "affected_by_month": dict(sorted(by_month.items())),
-        "matches": {"made": classes(made_counts), "logged": classes(logged_counts)},
-        "assumption_violations": {
-            "rows": stats["violation_rows"],
-            "accounts": int(violating.sum()),
-            "affected_accounts": int((violating & affected).sum()),
-        },
-        "log": {
-            "log_start": params.effective_log_start().isoformat(),
-            "first_logged_day": (None if first_logged_day is None
-                                 else (EPOCH + timedelta(days=first_logged_day)).isoformat()),
-            "rows_before_log_start": stats["rows_before_log_start"],
-            "randomly_lost_rows": stats["randomly_lost_rows"],
-            "rows": row_counts["matches"],
-            "duplicate_rows": stats["duplicate_rows"],
-            "lost_days": [(EPOCH + timedelta(days=int(d))).isoformat() for d in lost_days],
-            "lost_rows": stats["lost_rows"],
-            "missing_log_days": int(window_days - day_has_row.sum()),
-            "outside_snapshot_range": stats["outside_snapshot_range"],
-            "matched_accounts": int(matched.sum()),
-            "mean_matches_per_matched_account": round(
-                float(per_account[matched].mean()) if matched.any() else 0.0, 4),
-        },
-        "malformed_rows": {"matches": sum(match_bad.values()),
-                           "contacts": sum(contact_bad.values())},
-        "malformed_by_kind": {"matches": match_bad, "contacts": contact_bad},
-        "contacts": {
-            "total": len(c),
-            "by_kind": {KINDS[int(k)]: int(v)
-                        for k, v in zip(kind_codes, kind_counts, strict=True)},
-            "never_in_a_snapshot": int((~c.seen).sum()),
-            "shared_values": int((world.owner1 >= 0).sum()),
-        },
-        "snapshots": {
-            "count": len(world.snapshots),
-            "first": world.snapshots[0].isoformat() if world.snapshots else None,
-            "last": world.snapshots[-1].isoformat() if world.snapshots else None,
-            "every_days": params.snapshot_every_days,
-        },
-        "deliveries": ({"rows": stats["delivery_rows"], "impressions": stats["impressions"]}
-                       if params.deliveries else None),
-    }
+        _chunk(world, params, time, damage, writers, tally, ci, todo)
+    writers.close(row_counts)
+    exposed = _exposed(world, time.ws, time.fix)
+    affected, affected_made = tally.affected, tally.affected_made
+    truth = tally.truth(world, params, row_counts, contact_bad, damage.lost_days, exposed)
+    truth["uploads"] = writers.uploads.stats.as_json() if writers.uploads is not None else None
+    truth["affected_campaigns_whole_window"] = _campaigns_of(world, tally.audiences_made)
+    truth = {name: truth[name] for name in TRUTH_ORDER}
     incident_path = out_dir / "incident.toml"
     incident_path.write_text(_incident_toml(params), encoding="utf-8")
     truth_path = out_dir / "truth.json"
     truth_path.write_text(json.dumps(truth, indent=2) + "\n", encoding="utf-8")
     accounts_path = out_dir / "truth_accounts.csv"
+    truth_ids = np.sort(world.account_ids[affected])
     accounts_path.write_text("account_id\n" + "".join(f"{v}\n" for v in truth_ids.tolist()),
                              encoding="utf-8")
     whole_path = out_dir / "truth_accounts_whole_window.csv"
@@ -590,7 +525,7 @@ def generate(out_dir: Path, params: ScenarioParams, *, force: bool = False) -> G
         files=(out_dir / MARKER, incident_path, *files, truth_path, accounts_path, whole_path),
         row_counts=dict(sorted(row_counts.items())),
         truth_affected_accounts=int(affected.sum()),
-        truth_post_fix_caused=stats["post_fix_caused"],
+        truth_post_fix_caused=tally.stats["post_fix_caused"],
         snapshots=len(world.snapshots),
         truth_affected_accounts_whole_window=int(affected_made.sum()),
         truth_exposed_accounts=int(exposed.sum()),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -180,6 +181,45 @@ def build_world(params: ScenarioParams) -> World:
     acct_created = np.where(
         old, t0 - rng.integers(DAY, 5 * 365 * DAY, n),
         t0 + (rng.random(n) * (t_end - t0)).astype(np.int64)).astype(np.int64)
+    cols, shared_src = _contact_rows(rng, params, country, len(countries), acct_created,
+                                     (t0, t_end), snaps)
+    values = _contact_values(rng, params, cols, country, countries, shared_src)
+    contacts, acct_ptr, acct_cnt, owner0, owner1 = _contacts(rng, params, cols, values, snaps)
+    listed = np.sort(rng.choice(n, size=max(1, round(n * params.listed_share)),
+                                replace=False)).astype(np.int64)
+    listed_cumw = np.cumsum(rng.gamma(0.7, 1.0, len(listed)))
+    aud = _Audiences(rng, params, t0, t_end)
+    camp_adv, camp_names, pair_arr = _campaigns(rng, aud.n_adv, aud.a_adv)
+    ca_cnt = np.bincount(pair_arr[:, 1], minlength=aud.n_aud).astype(np.int64)
+    n_aud = aud.n_aud
+    return World(
+        account_ids=account_ids, countries=countries, country=country, contacts=contacts,
+        value_sha=values.value_sha, owner0=owner0, owner1=owner1, acct_ptr=acct_ptr,
+        acct_cnt=acct_cnt, listed=listed, listed_cumw=listed_cumw,
+        audience_ids=_ids("aud_", n_aud), audience_type=aud.a_type,
+        audience_advertiser=aud.a_adv, audience_partner=aud.a_prt,
+        audience_created=aud.a_created.astype(np.int64),
+        audience_in_flight=rng.random(n_aud) < 0.15, aud_order=aud.a_order,
+        aud_created_sorted=aud.a_created[aud.a_order].astype(np.int64),
+        aud_cumw=np.cumsum(aud.a_weight[aud.a_order]),
+        advertiser_ids=_ids("adv_", aud.n_adv), partner_ids=_ids("prt_", aud.n_prt),
+        campaign_ids=_ids("cmp_", len(camp_adv)),
+        campaign_advertiser=np.array(camp_adv, dtype=np.int32),
+        campaign_names=pl.Series(camp_names, dtype=pl.String),
+        ca_campaign=pair_arr[:, 0].astype(np.int32), ca_audience=pair_arr[:, 1].astype(np.int32),
+        ca_ptr=(np.cumsum(ca_cnt) - ca_cnt).astype(np.int64), ca_cnt=ca_cnt,
+        snapshots=snaps_d, snap_secs=snaps,
+        email_values=values.n_emails, phone_tails=values.phone_tails,
+    )
+
+
+def _contact_rows(rng: np.random.Generator, params: ScenarioParams, country: I8,
+                  n_countries: int, acct_created: I64, period: tuple[int, int], snaps: I64
+                  ) -> tuple[dict[str, Any], I64]:
+    """Every contact of every account, by kind (columns acct, channel, kind, created, change,
+    removed, p0, p1), and which own phones the shared copies are of."""
+    t0, t_end = period
+    n = params.accounts
     horizon = t0 - 2 * 365 * DAY
 
     def later_created(accts: I64) -> I64:
@@ -232,21 +272,46 @@ def build_world(params: ScenarioParams) -> World:
     n_own_phones = len(tfa) + len(prof)
     # Shared phones: a second account of the same country holds one of those numbers.
     phone_accts = np.concatenate([tfa, prof])
-    n_shared = round(n_own_phones * params.shared_phone_share)
-    shared_src = np.sort(rng.choice(n_own_phones, size=n_shared, replace=False)).astype(np.int64)
-    shared_acct = np.empty(n_shared, np.int64)
-    by_country = [np.flatnonzero(country == c) for c in range(len(countries))]
-    for i, src in enumerate(shared_src):
-        pool = by_country[country[phone_accts[src]]]
-        pick = int(pool[rng.integers(len(pool))])
-        shared_acct[i] = pick if pick != phone_accts[src] else int(pool[0])
-    keep = shared_acct != phone_accts[shared_src]
-    shared_src, shared_acct = shared_src[keep], shared_acct[keep]
+    shared_src, shared_acct = _shared_holders(
+        rng, country, n_countries, phone_accts, round(n_own_phones * params.shared_phone_share))
     created = later_created(shared_acct)
     p0 = np.where(rng.random(len(shared_acct)) < 0.6, 2, 1).astype(np.int8)
     add(5, PHONE, shared_acct, created=created, p0=p0, p1=p0,
         change=np.full(len(shared_acct), NEVER),
         removed=_later(rng, created, t_end, params.remove_share))
+    ephemeral, side = _ephemeral(rng, params, acct_created, snaps)
+    parts.append(ephemeral)
+    cols = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
+
+    if not params.assumption_breaks:
+        change = _push_apart(side, snaps, cols["created"], cols["change"], t_end)
+        removed = np.maximum(cols["removed"], np.where(change < NEVER, change + 1, 0))
+        prev = np.where(change < NEVER, change, cols["created"])
+        cols["change"] = change
+        cols["removed"] = _push_apart(side, snaps, prev, removed.astype(np.int64), t_end)
+
+    return cols, shared_src
+
+
+def _shared_holders(rng: np.random.Generator, country: I8, n_countries: int, phone_accts: I64,
+                    n_shared: int) -> tuple[I64, I64]:
+    """Which own phones (by position in `phone_accts`) a second account of the same country
+    also holds, and that account."""
+    shared_src = np.sort(rng.choice(len(phone_accts), size=n_shared,
+                                    replace=False)).astype(np.int64)
+    shared_acct = np.empty(n_shared, np.int64)
+    by_country = [np.flatnonzero(country == c) for c in range(n_countries)]
+    for i, src in enumerate(shared_src):
+        pool = by_country[country[phone_accts[src]]]
+        pick = int(pool[rng.integers(len(pool))])
+        shared_acct[i] = pick if pick != phone_accts[src] else int(pool[0])
+    keep = shared_acct != phone_accts[shared_src]
+    return shared_src[keep], shared_acct[keep]
+
+def _ephemeral(rng: np.random.Generator, params: ScenarioParams, acct_created: I64, snaps: I64
+               ) -> tuple[dict[str, npt.NDArray[np.generic]], np.random.Generator]:
+    """The ephemeral contacts' rows, and the side stream that placed them."""
+    n = params.accounts
     # Ephemeral contacts: live only between two consecutive snapshots. Who has one is drawn
     # from the main stream; where they fall depends on the snapshot dates, so it is drawn from
     # a stream of its own: the rest of the world is the same whatever the cadence.
@@ -266,21 +331,30 @@ def build_world(params: ScenarioParams) -> World:
         last = first + 1 + (side.random(len(cand)) * (hi - first - 1)).astype(np.int64)
         start = np.where(ok, first, NEVER).astype(np.int64)
         stop = np.where(ok, last, NEVER).astype(np.int64)
-    parts.append({
+    part: dict[str, npt.NDArray[np.generic]] = {
         "acct": cand.astype(np.int32), "channel": eph_channel,
         "kind": np.full(len(cand), 6, np.int8), "created": start,
         "change": np.full(len(cand), NEVER), "removed": stop,
         "p0": p0.astype(np.int8), "p1": p0.astype(np.int8),
-    })
-    cols = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
+    }
+    return part, side
 
-    if not params.assumption_breaks:
-        change = _push_apart(side, snaps, cols["created"], cols["change"], t_end)
-        removed = np.maximum(cols["removed"], np.where(change < NEVER, change + 1, 0))
-        prev = np.where(change < NEVER, change, cols["created"])
-        cols["change"] = change
-        cols["removed"] = _push_apart(side, snaps, prev, removed.astype(np.int64), t_end)
 
+@dataclass(frozen=True)
+class _Values:
+    """Each contact's value: its number, raw text, and the hashes of the values."""
+
+    value: I64
+    raw: npt.NDArray[np.object_]
+    value_sha: pl.Series
+    next_value: int  # how many values there are
+    phone_tails: tuple[tuple[int, I64], ...]
+    n_emails: int
+
+
+def _contact_values(rng: np.random.Generator, params: ScenarioParams,
+                    cols: dict[str, Any], country: I8,
+                    countries: tuple[str, ...], shared_src: I64) -> _Values:
     # Values: every email is new; phones are new except the shared copies.
     total = len(cols["acct"])
     kind = cols["kind"]
@@ -337,6 +411,18 @@ def build_world(params: ScenarioParams) -> World:
         raw[phone_rows[sel]] = p_raw.to_numpy()
     value_sha = sha256_series(pl.concat(norms))
 
+    return _Values(value, raw, value_sha, next_value, tuple(phone_tails), len(email_rows))
+
+
+def _contacts(rng: np.random.Generator, params: ScenarioParams,
+              cols: dict[str, Any], values: _Values, snaps: I64
+              ) -> tuple[Contacts, I64, I64, npt.NDArray[np.int32], npt.NDArray[np.int32]]:
+    """The contacts ordered by account, then creation; each account's slice; each value's
+    first and second holder."""
+    n = params.accounts
+    total = len(cols["acct"])
+    kind, channel = cols["kind"], cols["channel"]
+    value, raw, next_value = values.value, values.raw, values.next_value
     # Order contacts by account, then creation, for per-account lookups.
     order = np.lexsort((np.arange(total), cols["created"], cols["acct"]))
     acct = cols["acct"][order].astype(np.int32)
@@ -365,24 +451,35 @@ def build_world(params: ScenarioParams) -> World:
     two = count >= 2
     owner1[vals[two]] = by_value[start[two] + 1]
 
-    listed = np.sort(rng.choice(n, size=max(1, round(n * params.listed_share)),
-                                replace=False)).astype(np.int64)
-    listed_cumw = np.cumsum(rng.gamma(0.7, 1.0, len(listed)))
+    return contacts, acct_ptr, acct_cnt, owner0, owner1
 
-    # Audiences, advertisers, partners, campaigns.
-    n_aud = params.effective_audiences()
-    n_adv = max(5, n_aud // 4)
-    n_prt = max(2, min(20, n_aud // 20))
-    a_type = (rng.random(n_aud) < params.partner_share).astype(np.int8)
-    a_adv = rng.integers(0, n_adv, n_aud).astype(np.int32)
-    a_prt = np.where(a_type == 1, rng.integers(0, n_prt, n_aud), -1).astype(np.int32)
-    early = rng.random(n_aud) < 0.3
-    a_created = np.where(
-        early, t0 - rng.integers(DAY, 180 * DAY, n_aud),
-        t0 + (rng.random(n_aud) * max(t_end - t0 - 30 * DAY, DAY)).astype(np.int64))
-    a_created[0] = t0 - DAY
-    a_weight = 1.0 / (rng.permutation(n_aud) + 1.0) ** 0.8
-    a_order = np.argsort(a_created, kind="stable").astype(np.int64)
+
+class _Audiences:
+    """Audiences with their advertisers and partners."""
+
+    def __init__(self, rng: np.random.Generator, params: ScenarioParams, t0: int,
+                 t_end: int) -> None:
+        n_aud = params.effective_audiences()
+        n_adv = max(5, n_aud // 4)
+        n_prt = max(2, min(20, n_aud // 20))
+        a_type = (rng.random(n_aud) < params.partner_share).astype(np.int8)
+        a_adv = rng.integers(0, n_adv, n_aud).astype(np.int32)
+        a_prt = np.where(a_type == 1, rng.integers(0, n_prt, n_aud), -1).astype(np.int32)
+        early = rng.random(n_aud) < 0.3
+        a_created = np.where(
+            early, t0 - rng.integers(DAY, 180 * DAY, n_aud),
+            t0 + (rng.random(n_aud) * max(t_end - t0 - 30 * DAY, DAY)).astype(np.int64))
+        a_created[0] = t0 - DAY
+        a_weight = 1.0 / (rng.permutation(n_aud) + 1.0) ** 0.8
+        a_order = np.argsort(a_created, kind="stable").astype(np.int64)
+        self.n_aud, self.n_adv, self.n_prt = n_aud, n_adv, n_prt
+        self.a_type, self.a_adv, self.a_prt = a_type, a_adv, a_prt
+        self.a_created, self.a_weight, self.a_order = a_created, a_weight, a_order
+
+
+def _campaigns(rng: np.random.Generator, n_adv: int, a_adv: npt.NDArray[np.int32]
+               ) -> tuple[list[int], list[str], I64]:
+    """Campaigns of each advertiser, and the (campaign, audience) pairs they target."""
     adjectives = ("Spring", "Summer", "Autumn", "Winter", "Launch", "Loyalty", "Retarget", "Brand")
     nouns = ("sale", "promo", "push", "awareness", "reactivation", "offer")
     camp_adv: list[int] = []
@@ -402,23 +499,4 @@ def build_world(params: ScenarioParams) -> World:
                     pairs.append((cid, int(aud)))
     pair_arr = np.array(pairs, dtype=np.int64).reshape(-1, 2)
     pair_arr = pair_arr[np.lexsort((pair_arr[:, 0], pair_arr[:, 1]))]
-    ca_cnt = np.bincount(pair_arr[:, 1], minlength=n_aud).astype(np.int64)
-
-    return World(
-        account_ids=account_ids, countries=countries, country=country, contacts=contacts,
-        value_sha=value_sha, owner0=owner0, owner1=owner1, acct_ptr=acct_ptr, acct_cnt=acct_cnt,
-        listed=listed, listed_cumw=listed_cumw,
-        audience_ids=_ids("aud_", n_aud), audience_type=a_type, audience_advertiser=a_adv,
-        audience_partner=a_prt, audience_created=a_created.astype(np.int64),
-        audience_in_flight=rng.random(n_aud) < 0.15, aud_order=a_order,
-        aud_created_sorted=a_created[a_order].astype(np.int64),
-        aud_cumw=np.cumsum(a_weight[a_order]),
-        advertiser_ids=_ids("adv_", n_adv), partner_ids=_ids("prt_", n_prt),
-        campaign_ids=_ids("cmp_", len(camp_adv)),
-        campaign_advertiser=np.array(camp_adv, dtype=np.int32),
-        campaign_names=pl.Series(camp_names, dtype=pl.String),
-        ca_campaign=pair_arr[:, 0].astype(np.int32), ca_audience=pair_arr[:, 1].astype(np.int32),
-        ca_ptr=(np.cumsum(ca_cnt) - ca_cnt).astype(np.int64), ca_cnt=ca_cnt,
-        snapshots=snaps_d, snap_secs=snaps,
-        email_values=len(email_rows), phone_tails=tuple(phone_tails),
-    )
+    return camp_adv, camp_names, pair_arr

@@ -10,7 +10,8 @@ import dataclasses
 from datetime import date, datetime
 from typing import Any
 
-from incidentscope.investigate import (
+from incidentscope.report.document import printable
+from incidentscope.results import (
     CONTACT_YOU_GAVE,
     HEADLINE_LABELS,
     NO_EVIDENCE,
@@ -24,7 +25,6 @@ from incidentscope.investigate import (
     SnapshotState,
     WhatIfResult,
 )
-from incidentscope.report.document import printable
 
 _PERIOD = {"in_window": "in window", "post_fix": "after the fix",
            "before_window": "before the window"}

@@ -40,3 +40,23 @@ def session(master: str | None = None, app_name: str = "incidentscope") -> Any:
             # PySpark reads only the environment variable for this.
             os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     return builder.getOrCreate()
+
+
+def require() -> None:
+    """Refuse with the install hint (exit 64) when PySpark or sqlglot is missing."""
+    try:
+        import pyspark  # noqa: F401
+        import sqlglot  # noqa: F401
+    except ImportError:
+        raise UsageError(INSTALL_HINT) from None
+
+
+def start(master: str | None) -> Any:
+    """`session(master)` for a run: a session that cannot start is a usage error (exit 64)."""
+    try:
+        return session(master)
+    except UsageError:
+        raise
+    except Exception:  # the JVM did not start, or the master is unreachable
+        raise UsageError("cannot start a Spark session: is Java 17 or newer installed, and is "
+                         "the --spark-master URL right?") from None

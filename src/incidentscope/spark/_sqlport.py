@@ -150,10 +150,27 @@ def _cast_to(node: exp.Expression, *kinds: object) -> exp.Expression | None:
 
 def _sub(node: exp.Expression) -> exp.Expression:
     # transform() does not descend into a node a rule returned: rewrite its parts first.
-    return node.transform(_rewrite, copy=True)
+    return node.transform(rewrite, copy=True)
 
 
-def _rewrite(node: exp.Expression) -> exp.Expression:
+def _to_utc(node: exp.Expression) -> exp.Expression:
+    """timezone('UTC', ...) of an offset-bearing or a zoned local time."""
+    target, inner = node.expressions
+    if not (isinstance(target, exp.Literal) and target.this == "UTC"):
+        raise PortError("timezone() is carried over only into UTC")
+    value = _cast_to(inner, exp.DataType.Type.TIMESTAMPTZ)
+    if value is not None:
+        return offset_timestamp(_sub(value))
+    if _is_timezone(inner):
+        zone, cast = inner.expressions
+        value = _cast_to(cast, exp.DataType.Type.TIMESTAMP, exp.DataType.Type.TIMESTAMPNTZ)
+        if value is not None:
+            return zoned_timestamp(_sub(value), _sub(zone))
+    raise PortError("a timezone() form without a Spark rule")
+
+
+def rewrite(node: exp.Expression) -> exp.Expression:
+    """One node with its DuckDB meaning in Spark SQL (a `transform` rule, leaves first)."""
     if isinstance(node, exp.RegexpFullMatch):
         pattern = node.expression
         if not isinstance(pattern, exp.Literal):
@@ -175,18 +192,7 @@ def _rewrite(node: exp.Expression) -> exp.Expression:
         return exp.Lower(this=exp.func("replace", _sub(node.this), exp.Literal.string("\u0130"),
                                        exp.Literal.string("i")))
     if _is_timezone(node):
-        target, inner = node.expressions
-        if not (isinstance(target, exp.Literal) and target.this == "UTC"):
-            raise PortError("timezone() is carried over only into UTC")
-        value = _cast_to(inner, exp.DataType.Type.TIMESTAMPTZ)
-        if value is not None:
-            return offset_timestamp(_sub(value))
-        if _is_timezone(inner):
-            zone, cast = inner.expressions
-            value = _cast_to(cast, exp.DataType.Type.TIMESTAMP, exp.DataType.Type.TIMESTAMPNTZ)
-            if value is not None:
-                return zoned_timestamp(_sub(value), _sub(zone))
-        raise PortError("a timezone() form without a Spark rule")
+        return _to_utc(node)
     if isinstance(node, exp.Anonymous):
         raise PortError(f"no Spark rule for the DuckDB function {node.name}()")
     return node
@@ -232,10 +238,10 @@ def expression(duckdb_sql: str, params: Mapping[str, Any] | None = None) -> str:
     """One DuckDB SQL expression as Spark SQL, its parameters bound."""
     tree = bind(sqlglot.parse_one(duckdb_sql, read="duckdb"), params or {})
     # Rewrite from the leaves up, so that an outer rule sees the inner rules' results.
-    return tree.transform(_rewrite, copy=True).sql(dialect="spark")
+    return tree.transform(rewrite, copy=True).sql(dialect="spark")
 
 
 def statement(duckdb_sql: str) -> exp.Expression:
     """One DuckDB statement, rewritten, as a sqlglot tree (generate it with dialect spark)."""
     tree = sqlglot.parse_one(duckdb_sql, read="duckdb")
-    return tree.transform(_rewrite, copy=True)
+    return tree.transform(rewrite, copy=True)

@@ -1,15 +1,22 @@
-"""The replay's SQL on Spark: each DuckDB statement transpiled with sqlglot.
+"""The replay's and the loaders' shared SQL on Spark: each DuckDB statement transpiled
+with sqlglot.
 
 The replay keeps one copy of its SQL, in DuckDB's dialect (`sql/*.sql`,
-`estimate.MATCH_PROBABILITIES`, the figure queries in `replay.py`). This engine
+`estimate.MATCH_PROBABILITIES`, the figure queries in `sql/figures/`), and so do the
+loaders' finishing (`finishing.py`) and compaction (`compaction.py`). This engine
 parses each text once with sqlglot (read="duckdb"), then for every execution:
 
 - binds the `$name` parameters as typed literals (timestamps as TIMESTAMP_NTZ, floats
   as DOUBLE), so the same statement text works in queries and in CACHE TABLE;
+- rewrites the DuckDB functions whose Spark namesakes mean something else
+  (`_sqlport.rewrite`: trim, lower, regular expressions, time zones);
 - writes Spark SQL (write="spark"); sqlglot keeps DuckDB's NULLS LAST ordering,
   maps TIMESTAMP to TIMESTAMP_NTZ and date_diff to DATEDIFF(MICROSECOND, ...);
-- turns `CREATE TEMP TABLE x AS SELECT ...` into `CACHE TABLE x AS SELECT ...`: an
-  eagerly materialized, cached temporary view, the closest Spark has to a temp table.
+- turns `CREATE TEMP TABLE x AS SELECT ...` into an eagerly materialized, cached
+  temporary view of the query as it reads when it is made (`CACHE TABLE x AS SELECT
+  ...`, but made from a DataFrame, see `_create`), the closest Spark has to a temp table;
+- runs `INSERT INTO view SELECT`, `DELETE FROM view` and `DROP TABLE` on temporary
+  views (see `execute`), which Spark SQL does not do itself.
 
 Results come back through Arrow into polars (`DataFrame.toArrow`), with timestamps
 made naive UTC as DuckDB returns them. Works with a classic session or Spark Connect.
@@ -50,9 +57,10 @@ class SparkEngine:
 
     # -- transpilation ---------------------------------------------------------------
 
-    def transpile(self, sql: str, params: Params = None) -> str:
-        """The Spark SQL text of one DuckDB statement, parameters bound as literals."""
-        started = time.perf_counter()
+    def _bound(self, sql: str, params: Params) -> exp.Expr:
+        """One DuckDB statement as a tree for Spark: parsed once, then for this execution its
+        parameters bound and the DuckDB functions whose meaning Spark's namesakes do not
+        share rewritten (`_sqlport`: trim, lower, regular expressions, time zones)."""
         tree = self._parsed.get(sql)
         if tree is None:
             try:
@@ -62,8 +70,16 @@ class SparkEngine:
             self._parsed[sql] = tree
         try:
             bound = _sqlport.bind(tree, params or {})  # a copy: the parsed tree stays unbound
+            return bound.transform(_sqlport.rewrite, copy=False)
         except _sqlport.PortError as exc:  # a fixed text naming a parameter or a type
             raise TranspileError(str(exc)) from None
+
+    def transpile(self, sql: str, params: Params = None) -> str:
+        """The Spark SQL text of one DuckDB statement, parameters bound as literals."""
+        started = time.perf_counter()
+        return self._text(sql, self._bound(sql, params), started)
+
+    def _text(self, sql: str, bound: exp.Expr, started: float) -> str:
         if isinstance(bound, exp.Create) and bound.kind == "TABLE":
             # CREATE TEMP TABLE x AS SELECT ... -> an eager, cached temporary view
             query = bound.expression
@@ -79,7 +95,51 @@ class SparkEngine:
     # -- the Engine interface --------------------------------------------------------
 
     def execute(self, sql: str, params: Params = None) -> None:
-        self.spark.sql(self.transpile(sql, params)).collect()
+        """Run a statement. Temporary tables are temporary views here, and what DuckDB does
+        to a table is done to the view: `INSERT INTO view SELECT` replaces it by the union
+        (materialized), `DELETE FROM view` (no WHERE) by an empty view of its columns, and
+        `DROP TABLE` drops it (the loaders' finishing and compaction run so)."""
+        started = time.perf_counter()
+        bound = self._bound(sql, params)
+        if isinstance(bound, exp.Insert):
+            if not isinstance(bound.expression, exp.Query):
+                raise TranspileError("only INSERT INTO ... SELECT is supported")
+            self._insert(bound.this.name, bound.expression.sql(dialect="spark"))
+        elif isinstance(bound, exp.Delete):
+            if bound.args.get("where"):
+                raise TranspileError("DELETE ... WHERE has no Spark rule")
+            name = bound.this.name
+            self._replace(name, self.spark.createDataFrame([], self.spark.table(name).schema))
+        elif isinstance(bound, exp.Drop):
+            for table in bound.args.get("tables") or [bound.this]:
+                self.spark.catalog.dropTempView(table.name)
+        elif isinstance(bound, exp.Create) and bound.kind == "TABLE":
+            self._text(sql, bound, started)  # checked, and kept for `statements`
+            self._create(bound.this.name, bound.expression.sql(dialect="spark"))
+        else:
+            self.spark.sql(self._text(sql, bound, started)).collect()
+
+    def _create(self, name: str, query: str) -> None:
+        """CREATE TEMP TABLE name AS query: an eagerly cached view of the query as it reads
+        now. A view made from a DataFrame keeps the plan its query had (the views it names
+        are resolved once, here), where one made by SQL (`CACHE TABLE x AS ...`) would read
+        them again when it is recomputed: after a view it names was replaced or dropped
+        (INSERT, DELETE, DROP below), that would be another table than DuckDB's."""
+        self.spark.sql(query).createOrReplaceTempView(name)
+        self.spark.catalog.cacheTable(name)
+        self.spark.table(name).count()  # eager, as CACHE TABLE
+
+    def _insert(self, name: str, query: str) -> None:
+        target = self.spark.table(name)
+        new = self.spark.sql(query)
+        new = new.toDF(*target.columns)  # by position, as INSERT INTO ... SELECT
+        self._replace(name, target.unionByName(new.select(
+            *[new[c].cast(t) for c, t in target.dtypes])))
+
+    def _replace(self, name: str, frame: Any) -> None:
+        # Materialized before the view is replaced: its plan no longer reads the old view,
+        # which replacing uncaches.
+        frame.localCheckpoint(eager=True).createOrReplaceTempView(name)
 
     def _collect(self, sql: str, params: Params, positional: bool = False) -> pl.DataFrame:
         table = self.spark.sql(self.transpile(sql, params)).toArrow()
