@@ -77,8 +77,14 @@ def _caller() -> str:
     while frame is not None:
         module = frame.f_globals.get("__name__", "")
         if module.startswith("incidentscope"):
+            subject, outer = "", frame
+            for _ in range(3):  # the function itself or one of its callers says
+                subject = _subject(outer) if outer is not None else ""
+                if subject or outer is None:
+                    break
+                outer = outer.f_back
             return (f"{module.split('.', 1)[-1]}.{frame.f_code.co_qualname}:{frame.f_lineno}"
-                    + _subject(frame))
+                    + subject)
         frame = frame.f_back  # type: ignore[assignment]
     return "?"
 
