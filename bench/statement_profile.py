@@ -77,12 +77,11 @@ def _caller() -> str:
     while frame is not None:
         module = frame.f_globals.get("__name__", "")
         if module.startswith("incidentscope"):
-            subject, outer = "", frame
-            for _ in range(3):  # the function itself or one of its callers says
-                subject = _subject(outer) if outer is not None else ""
-                if subject or outer is None:
-                    break
-                outer = outer.f_back
+            subject = _subject(frame)
+            if not subject and frame.f_code.co_name == "_insert_in_order":
+                subject = _subject(frame.f_back)  # _merge_log's `log`, or finish's
+            if frame.f_code.co_name in ("finish", "_load") or module.endswith("compaction"):
+                subject = ""  # their locals name the last file, not what they work on
             return (f"{module.split('.', 1)[-1]}.{frame.f_code.co_qualname}:{frame.f_lineno}"
                     + subject)
         frame = frame.f_back  # type: ignore[assignment]
