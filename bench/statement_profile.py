@@ -78,8 +78,10 @@ def _caller() -> str:
         module = frame.f_globals.get("__name__", "")
         if module.startswith("incidentscope"):
             subject = _subject(frame)
-            if not subject and frame.f_code.co_name == "_insert_in_order":
-                subject = _subject(frame.f_back)  # _merge_log's `log`, or finish's
+            caller = frame.f_back
+            if (not subject and frame.f_code.co_name == "_insert_in_order"
+                    and caller is not None and caller.f_code.co_name == "_merge_log"):
+                subject = _subject(caller)  # the log it merges
             if frame.f_code.co_name in ("finish", "_load") or module.endswith("compaction"):
                 subject = ""  # their locals name the last file, not what they work on
             return (f"{module.split('.', 1)[-1]}.{frame.f_code.co_qualname}:{frame.f_lineno}"
