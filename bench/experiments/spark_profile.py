@@ -26,13 +26,13 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from incidentscope.spark.run import resolve_key
 from statement_profile import _sql_names
 
 from incidentscope import replay as replay_engine
 from incidentscope.config import load_incident
 from incidentscope.spark import ingest as spark_ingest
 from incidentscope.spark.engine import SparkEngine
-from incidentscope.spark.run import resolve_key
 
 
 class TimedSparkEngine(SparkEngine):
