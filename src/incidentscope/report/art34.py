@@ -24,10 +24,9 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import datetime
 from importlib import resources
-from typing import Any
+from typing import Any, NamedTuple
 
 import polars as pl
 
@@ -93,8 +92,9 @@ def recipients(result: ReplayResult) -> pl.DataFrame:
 # --------------------------------------------------------------------------- rendering
 
 
-@dataclass(frozen=True)
-class Membership:
+# Named tuples, not dataclasses: a run builds one per (account, audience) pair, millions
+# at scale S, and a frozen dataclass costs several times more to create.
+class Membership(NamedTuple):
     audience_id: str
     audience_type: str
     advertiser_id: str
@@ -108,8 +108,7 @@ class Membership:
         return _months(self.first_month, self.last_month)
 
 
-@dataclass(frozen=True)
-class PersonFacts:
+class PersonFacts(NamedTuple):
     certain: bool
     memberships: tuple[Membership, ...]
     ads_served: bool
@@ -199,23 +198,33 @@ def render_html(language: str, subject: str, body: str) -> str:
 
 def _facts_by_account(result: ReplayResult) -> dict[int, PersonFacts]:
     frame = result.notice_facts.sort("account_id", "first_month", "audience_id")
-    grouped: dict[int, list[dict[str, Any]]] = {}
-    for row in frame.iter_rows(named=True):
-        grouped.setdefault(int(row["account_id"]), []).append(row)
-    return {
-        account: PersonFacts(
-            any(bool(r["certain"]) for r in rows),
-            tuple(Membership(str(r["audience_id"]), str(r["audience_type"]),
-                             str(r["advertiser_id"]), r["partner_id"],
-                             str(r["first_month"]), str(r["last_month"]),
-                             bool(r["certain"])) for r in rows),
-            any(bool(r["ads_served"]) for r in rows))
-        for account, rows in grouped.items()}
+    columns = [frame[name].to_list() for name in (
+        "account_id", "audience_id", "audience_type", "advertiser_id", "partner_id",
+        "first_month", "last_month", "certain", "ads_served")]
+    memberships: dict[int, list[Membership]] = {}
+    certain_accounts: set[int] = set()
+    served_accounts: set[int] = set()
+    # Column lists zipped, not named rows: this loop sees every pair of the upper bound.
+    for (account, audience, kind, advertiser, partner, first, last, certain,
+         served) in zip(*columns, strict=True):
+        key = int(account)
+        memberships.setdefault(key, []).append(Membership(
+            str(audience), str(kind), str(advertiser), partner, str(first), str(last),
+            bool(certain)))
+        if certain:
+            certain_accounts.add(key)
+        if served:
+            served_accounts.add(key)
+    return {account: PersonFacts(account in certain_accounts, tuple(rows),
+                                 account in served_accounts)
+            for account, rows in memberships.items()}
 
 
-def notices(result: ReplayResult, incident: Incident) -> pl.DataFrame:
-    """The mail-merge table (NOTICES_SCHEMA), one row per account, sorted by account id."""
-    facts = _facts_by_account(result)
+def notices(result: ReplayResult, incident: Incident,
+            facts: dict[int, PersonFacts] | None = None) -> pl.DataFrame:
+    """The mail-merge table (NOTICES_SCHEMA), one row per account, sorted by account id.
+    `facts`: _facts_by_account(result), when the caller has it already."""
+    facts = _facts_by_account(result) if facts is None else facts
     context = _context(incident, result.report)
     rendered: dict[tuple[str, PersonFacts], tuple[str, str]] = {}  # many notices are alike
     rows = []
@@ -226,22 +235,21 @@ def notices(result: ReplayResult, incident: Incident) -> pl.DataFrame:
         if (language, person) not in rendered:
             rendered[language, person] = render_text(language, person, context)
         subject, text = rendered[language, person]
-        months = sorted(month for m in person.memberships
-                        for month in (m.first_month, m.last_month))
+        months = [month for m in person.memberships for month in (m.first_month, m.last_month)]
         rows.append((str(account), language, source, "caused" if person.certain else "possible",
                      len(person.memberships),
                      "; ".join(sorted({m.advertiser_id for m in person.memberships})),
                      "; ".join(sorted({m.partner_id for m in person.memberships
                                        if m.partner_id})),
-                     months[0] if months else None, months[-1] if months else None,
+                     min(months) if months else None, max(months) if months else None,
                      person.ads_served, subject, text))
     return pl.DataFrame(rows, schema=NOTICES_SCHEMA, orient="row")
 
 
-def example(result: ReplayResult) -> PersonFacts:
+def example(result: ReplayResult, facts: dict[int, PersonFacts] | None = None) -> PersonFacts:
     """The facts the per-language examples show: the first account in id order with facts,
     else the first account, else an account with no facts."""
-    facts = _facts_by_account(result)
+    facts = _facts_by_account(result) if facts is None else facts
     if facts:
         return facts[min(facts)]
     accounts = result.accounts.sort("account_id")
@@ -315,26 +323,30 @@ def letters(result: ReplayResult, incident: Incident) -> list[Block]:
 # --------------------------------------------------------------------------- files
 
 
-def _csv_cell(value: Any) -> Any:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return value
+def _csv_column(series: pl.Series) -> list[Any]:
+    """A column's cells as the CSV shows them: booleans as true/false, times in ISO 8601."""
+    values = series.to_list()
+    if series.dtype == pl.Boolean:
+        return [None if v is None else ("true" if v else "false") for v in values]
+    if series.dtype.is_temporal():
+        return [v.isoformat() if isinstance(v, datetime) else v for v in values]
+    return values
 
 
 def render_all(result: ReplayResult, incident: Incident) -> dict[str, bytes]:
     """Every file of the pack, by name under the output folder."""
-    from incidentscope.report.exports import to_csv, to_parquet
+    from incidentscope.report.exports import columns_to_csv, to_parquet
     from incidentscope.report.markdown import to_markdown
 
+    facts = _facts_by_account(result)
     files: dict[str, bytes] = {}
-    for name, frame in (("notices", notices(result, incident)), ("purge", purge(result))):
-        files[f"art34/{name}.csv"] = to_csv(frame.columns, [
-            [_csv_cell(v) for v in row] for row in frame.iter_rows()])
+    for name, frame in (("notices", notices(result, incident, facts)),
+                        ("purge", purge(result))):
+        files[f"art34/{name}.csv"] = columns_to_csv(
+            frame.columns, [_csv_column(frame[column]) for column in frame.columns])
         files[f"art34/{name}.parquet"] = to_parquet(frame)
     context = _context(incident, result.report)
-    sample = example(result)
+    sample = example(result, facts)
     for language in LANGUAGES:
         subject, body = render_text(language, sample, context)
         files[f"art34/notice.{language}.html"] = render_html(
