@@ -23,7 +23,7 @@ from typing import Any
 from incidentscope import replay, workspace
 from incidentscope.config import load_incident
 from incidentscope.report import art34
-from incidentscope.report.exports import columns_to_csv, to_parquet
+from incidentscope.report.exports import frame_to_csv, to_parquet
 
 
 def timed(label: str, out: dict[str, float], call: Any) -> Any:
@@ -55,8 +55,7 @@ def main() -> None:
     frame = timed("notices (one rendered text per account, the frame)", parts,
                   lambda: art34.notices(result, incident, facts))
     timed("purge", parts, lambda: art34.purge(result))
-    timed("notices.csv (column by column)", parts, lambda: columns_to_csv(
-        frame.columns, [art34._csv_column(frame[column]) for column in frame.columns]))
+    timed("notices.csv (exports.frame_to_csv)", parts, lambda: frame_to_csv(frame))
     timed("notices.parquet", parts, lambda: to_parquet(frame))
     profiler = cProfile.Profile()
     profiler.enable()

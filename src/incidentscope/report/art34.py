@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterator
-from datetime import datetime
 from importlib import resources
 from typing import Any, NamedTuple
 
@@ -323,27 +322,16 @@ def letters(result: ReplayResult, incident: Incident) -> list[Block]:
 # --------------------------------------------------------------------------- files
 
 
-def _csv_column(series: pl.Series) -> list[Any]:
-    """A column's cells as the CSV shows them: booleans as true/false, times in ISO 8601."""
-    values = series.to_list()
-    if series.dtype == pl.Boolean:
-        return [None if v is None else ("true" if v else "false") for v in values]
-    if series.dtype.is_temporal():
-        return [v.isoformat() if isinstance(v, datetime) else v for v in values]
-    return values
-
-
 def render_all(result: ReplayResult, incident: Incident) -> dict[str, bytes]:
     """Every file of the pack, by name under the output folder."""
-    from incidentscope.report.exports import columns_to_csv, to_parquet
+    from incidentscope.report.exports import frame_to_csv, to_parquet
     from incidentscope.report.markdown import to_markdown
 
     facts = _facts_by_account(result)
     files: dict[str, bytes] = {}
     for name, frame in (("notices", notices(result, incident, facts)),
                         ("purge", purge(result))):
-        files[f"art34/{name}.csv"] = columns_to_csv(
-            frame.columns, [_csv_column(frame[column]) for column in frame.columns])
+        files[f"art34/{name}.csv"] = frame_to_csv(frame)
         files[f"art34/{name}.parquet"] = to_parquet(frame)
     context = _context(incident, result.report)
     sample = example(result, facts)

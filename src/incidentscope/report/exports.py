@@ -76,6 +76,35 @@ def to_csv(header: Sequence[str], rows: Sequence[Sequence[Cell]]) -> bytes:
     return columns_to_csv(header, columns)
 
 
+def frame_to_csv(frame: pl.DataFrame) -> bytes:
+    """The CSV of a frame of text, integer and boolean columns, byte for byte as
+    `columns_to_csv` writes it (booleans as the text `true`/`false`), built by polars: the
+    Art. 34 notices hold a rendered letter per person, 300 MB at scale S, where Python's
+    csv writer took 5 s. A test compares the two writers on generated frames."""
+    cells = []
+    for name, dtype in frame.schema.items():
+        column = pl.col(name)
+        if dtype == pl.String:
+            formula = column.str.contains(r"^[=+\-@\t\r\n]")  # FORMULA_STARTS
+            if name in INTEGER_TEXT_COLUMNS:
+                formula = formula & ~column.str.contains(r"^-?[0-9]+$")  # _INTEGER
+            text = pl.when(formula).then(pl.lit("'") + column).otherwise(column)
+            cell = pl.lit('"') + text.str.replace_all('"', '""', literal=True) + pl.lit('"')
+        elif dtype == pl.Boolean:
+            cell = pl.when(column).then(pl.lit('"true"')).otherwise(pl.lit('"false"'))
+        elif dtype.is_integer():
+            cell = column.cast(pl.String)
+        else:
+            raise TypeError(f"frame_to_csv: column {name} is {dtype}, not text, integer "
+                            "or boolean")
+        cells.append(pl.when(column.is_null()).then(pl.lit('""')).otherwise(cell))
+    header = ",".join('"' + name.replace('"', '""') + '"' for name in frame.columns)
+    if frame.height == 0:
+        return (header + "\r\n").encode("utf-8")
+    lines = frame.select(pl.concat_str(cells, separator=",").alias("line"))["line"]
+    return (header + "\r\n" + "\r\n".join(lines.to_list()) + "\r\n").encode("utf-8")
+
+
 def to_parquet(frame: pl.DataFrame) -> bytes:
     buffer = io.BytesIO()
     frame.write_parquet(buffer, compression="zstd", statistics=False)
