@@ -195,28 +195,31 @@ def render_html(language: str, subject: str, body: str) -> str:
 # --------------------------------------------------------------------------- facts
 
 
+MEMBERSHIP_COLUMNS = ("audience_id", "audience_type", "advertiser_id", "partner_id",
+                      "first_month", "last_month", "certain")
+
+
 def _facts_by_account(result: ReplayResult) -> dict[int, PersonFacts]:
-    frame = result.notice_facts.sort("account_id", "first_month", "audience_id")
-    columns = [frame[name].to_list() for name in (
-        "account_id", "audience_id", "audience_type", "advertiser_id", "partner_id",
-        "first_month", "last_month", "certain", "ads_served")]
-    memberships: dict[int, list[Membership]] = {}
-    certain_accounts: set[int] = set()
-    served_accounts: set[int] = set()
-    # Column lists zipped, not named rows: this loop sees every pair of the upper bound.
-    for (account, audience, kind, advertiser, partner, first, last, certain,
-         served) in zip(*columns, strict=True):
-        key = int(account)
-        memberships.setdefault(key, []).append(Membership(
-            str(audience), str(kind), str(advertiser), partner, str(first), str(last),
-            bool(certain)))
-        if certain:
-            certain_accounts.add(key)
-        if served:
-            served_accounts.add(key)
-    return {account: PersonFacts(account in certain_accounts, tuple(rows),
-                                 account in served_accounts)
-            for account, rows in memberships.items()}
+    # Every pair of the upper bound passes here (1.8M at scale S), but far fewer distinct
+    # memberships: each is built once, rows refer to it by number, and each account takes
+    # its slice of rows (the frame is sorted by account), its flags aggregated by polars.
+    frame = result.notice_facts.sort("account_id", "first_month", "audience_id").with_columns(
+        pl.col("certain").fill_null(False), pl.col("ads_served").fill_null(False))
+    distinct = frame.select(MEMBERSHIP_COLUMNS).unique(maintain_order=True).with_row_index(
+        "membership_no")
+    numbers = frame.join(distinct, on=list(MEMBERSHIP_COLUMNS), how="left", nulls_equal=True,
+                         maintain_order="left")["membership_no"].to_list()
+    built = list(map(Membership._make, distinct.select(MEMBERSHIP_COLUMNS).iter_rows()))
+    memberships = [built[number] for number in numbers]
+    accounts = frame.group_by("account_id", maintain_order=True).agg(
+        pl.len().alias("pairs"), pl.col("certain").any(), pl.col("ads_served").any())
+    facts: dict[int, PersonFacts] = {}
+    start = 0
+    for account, pairs, certain, served in accounts.iter_rows():
+        facts[int(account)] = PersonFacts(bool(certain), tuple(memberships[start:start + pairs]),
+                                          bool(served))
+        start += pairs
+    return facts
 
 
 def notices(result: ReplayResult, incident: Incident,
