@@ -16,36 +16,23 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from incidentscope.contract import TABLES
+
 Row = dict[str, Any]
 
-# Column order of each table, as named by the input contract.
+# Columns the cases never write: contacts come hashed (raw contacts have tests of their
+# own), and the accounts' region and language only matter to the notification.
+NOT_WRITTEN: dict[str, tuple[str, ...]] = {"contacts": ("contact",),
+                                           "accounts": ("region", "language")}
+# Column order of each table, from the input contract (incidentscope.contract.TABLES).
 COLUMNS: dict[str, tuple[str, ...]] = {
-    "contacts": ("snapshot_date", "account_id", "channel", "contact_sha256", "purposes"),
-    "matches": ("matched_at", "account_id", "audience_id", "channel", "identifier_sha256"),
-    "audiences": ("audience_id", "advertiser_id", "audience_type", "partner_id"),
-    "campaigns": ("campaign_id", "advertiser_id", "name"),
-    "campaign_audiences": ("campaign_id", "audience_id"),
-    "accounts": ("account_id", "country"),
-    "deliveries": ("served_at", "campaign_id", "account_id", "impressions"),
-    "uploads": (
-        "uploaded_at",
-        "audience_id",
-        "channel",
-        "identifier_sha256",
-        "contact",
-        "country",
-    ),
-}
-OPTIONAL_TABLES = ("accounts", "deliveries", "uploads")
-# Optional columns: may be left out of a file when no row has a value.
+    name: tuple(c.name for c in table.columns if c.name not in NOT_WRITTEN.get(name, ()))
+    for name, table in TABLES.items()}
+OPTIONAL_TABLES = tuple(name for name, table in TABLES.items() if not table.required)
+# Optional columns: may be left out of a file when no row has a value (for uploads, one of
+# identifier_sha256 and contact is needed; with rows, at least one has values).
 OPTIONAL_COLUMNS: dict[str, tuple[str, ...]] = {
-    "matches": ("channel", "identifier_sha256"),
-    "audiences": ("partner_id",),
-    "campaigns": ("name",),
-    "deliveries": ("impressions",),
-    # One of identifier_sha256 and contact is needed; with rows, at least one has values.
-    "uploads": ("identifier_sha256", "contact", "country"),
-}
+    name: tuple(c.name for c in TABLES[name].columns if not c.required) for name in COLUMNS}
 INCIDENT_ID = "synthetic-case"
 
 

@@ -143,6 +143,51 @@ def raw_contacts(table: str) -> RawContacts:
     return raw
 
 
+@dataclass(frozen=True)
+class StoredColumn:
+    name: str
+    type: str  # DuckDB type (Spark's follows by name)
+    not_null: bool
+
+
+IDENTIFIER = "identifier_id"  # a contact hash, stored as its keyed pseudonym's number
+COPIES = "copies"  # an event log's count of identical rows folded into one
+# The event logs: identical rows are one stored row with a copies count (finishing.LOGS).
+LOG_TABLES = ("matches", "uploads")
+# Tables stored as written (the rest of the non-contact tables are event logs or deliveries,
+# stored with their time split in two, workspace.stored_time).
+REFERENCE_TABLES = ("accounts", "audiences", "campaigns", "campaign_audiences")
+
+
+def stored_columns(table: str) -> tuple[StoredColumn, ...]:
+    """The columns of an input table as the workspace gives them to every reader (the
+    table, or the view over an event log or the deliveries), in contract order (an event
+    log's identifier last before its copies count): without the
+    raw contact and a row's own phone region (read only to normalize the contact), the
+    contact hash as its identifier's number, an event log with its copies count. Both
+    engines' workspace schemas and the loaders' inserts are made from this, so that a new
+    column is one entry in TABLES. (Contacts are stored as runs instead: compaction.py.)"""
+    spec = TABLES[table]
+    read_only = set()
+    if spec.raw_contacts:
+        read_only.add(spec.raw_contacts.raw)
+        if spec.raw_contacts.region == "row":
+            read_only.add("country")
+    defaults = dict(spec.defaults)
+    columns = [StoredColumn(IDENTIFIER, "BIGINT", False) if c.kind == "hex64" else
+               StoredColumn(c.name, STAGE_TYPES.get(c.kind, "VARCHAR"),
+                            c.required or c.name in defaults)
+               for c in spec.columns if c.name not in read_only]
+    if table in LOG_TABLES:  # a log's row: its columns, its identifier, its copies
+        columns.sort(key=lambda column: column.name == IDENTIFIER)
+        columns.append(StoredColumn(COPIES, "BIGINT", True))
+    return tuple(columns)
+
+
+def stored_names(table: str) -> tuple[str, ...]:
+    return tuple(column.name for column in stored_columns(table))
+
+
 # Load order: accounts first (their countries are the default phone regions),
 # contacts before matches (so identifiers are known), deliveries last.
 LOAD_ORDER = ("accounts", "audiences", "campaigns", "campaign_audiences", "contacts", "matches",

@@ -30,36 +30,42 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from incidentscope import compaction
+from incidentscope.contract import COPIES, IDENTIFIER, stored_names
 from incidentscope.engine import Engine
 from incidentscope.errors import BadDataError
+from incidentscope.workspace import TIMED_LOGS
 
 # Tables with a contact hash column: each hash becomes a keyed pseudonym (`identifiers`).
 HASHED_TABLES = ("contacts", "matches", "uploads")
 
 # Tables whose new rows are added once each, by all their columns.
-_REFERENCE_TABLES = (
-    ("audiences", "audience_id, advertiser_id, audience_type, partner_id"),
-    ("campaigns", "campaign_id, advertiser_id, name"),
-    ("campaign_audiences", "campaign_id, audience_id"),
-)
+_DISTINCT_ROW_TABLES = ("audiences", "campaigns", "campaign_audiences")
 
 
 @dataclass(frozen=True)
 class Log:
-    """An event log stored de-duplicated with a copies count (workspace.SCHEMA)."""
+    """An event log stored de-duplicated with a copies count (workspace.schema_sql())."""
 
     table: str  # the staged table (`stage_<table>`) and the workspace view
-    stored: str  # the DuckDB workspace table
-    columns: tuple[str, ...]  # the time first, then the rest (without the identifier)
     order: str  # how DuckDB stores the rows (see ingest_finish)
+
+    @property
+    def stored(self) -> str:
+        """The DuckDB workspace table (the workspace view is `table`)."""
+        return TIMED_LOGS[self.table]
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The time first, then the rest, without the identifier and the copies (which
+        follow them in a stored row: contract.stored_columns)."""
+        return tuple(name for name in stored_names(self.table)
+                     if name not in (IDENTIFIER, COPIES))
 
 
 LOGS = (
-    Log("matches", "match_log", ("matched_at", "account_id", "audience_id", "channel"),
-        "account_id, identifier_id, matched_at"),
+    Log("matches", "account_id, identifier_id, matched_at"),
     # by identifier: the replay joins entries to contact keys by it
-    Log("uploads", "upload_log", ("uploaded_at", "audience_id", "channel"),
-        "identifier_id, uploaded_at, audience_id"),
+    Log("uploads", "identifier_id, uploaded_at, audience_id"),
 )
 
 
@@ -99,7 +105,7 @@ def finish(engine: Engine, staged: Collection[str], storage: Storage, *,
     """
     if "accounts" in staged:
         engine.execute("DELETE FROM accounts")
-        engine.execute("INSERT INTO accounts SELECT account_id, country, region, language "
+        engine.execute(f"INSERT INTO accounts SELECT {', '.join(stored_names('accounts'))} "
                        "FROM accounts_all")
     _add_reference_rows(engine, staged)
     hashed = [table for table in HASHED_TABLES if table in staged]
@@ -117,7 +123,8 @@ def finish(engine: Engine, staged: Collection[str], storage: Storage, *,
 
 
 def _add_reference_rows(engine: Engine, staged: Collection[str]) -> None:
-    for table, keys in _REFERENCE_TABLES:
+    for table in _DISTINCT_ROW_TABLES:
+        keys = ", ".join(stored_names(table))
         if table in staged:
             engine.execute(f"INSERT INTO {table} SELECT DISTINCT {keys} FROM stage_{table} "
                            f"EXCEPT SELECT {keys} FROM {table}")

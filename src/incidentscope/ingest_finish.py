@@ -13,6 +13,7 @@ import contextlib
 import duckdb
 
 from incidentscope import finishing
+from incidentscope.contract import stored_names
 from incidentscope.engine import DuckDBEngine
 from incidentscope.ingest_check import Checker
 from incidentscope.workspace import stored_time
@@ -45,9 +46,10 @@ class Loader(Checker):
         self.con.execute(sql, {"key": self.key.hex})
 
     def store_deliveries(self) -> None:
+        time, *rest = stored_names("deliveries")
         self._insert_in_order(
-            f"INSERT INTO delivery_log SELECT {stored_time('served_at')}, campaign_id, "
-            "account_id, impressions FROM stage_deliveries ORDER BY account_id, served_at")
+            f"INSERT INTO delivery_log SELECT {stored_time(time)}, {', '.join(rest)} "
+            f"FROM stage_deliveries ORDER BY account_id, {time}")
 
     def _insert_in_order(self, sql: str) -> None:
         """Run an INSERT ... ORDER BY keeping its order: rows of one account side by side

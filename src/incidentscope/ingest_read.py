@@ -19,7 +19,7 @@ import duckdb
 
 from incidentscope import loadplan
 from incidentscope.config import Incident
-from incidentscope.contract import TABLES, Column, raw_column
+from incidentscope.contract import TABLES, Column, raw_column, stored_names
 from incidentscope.errors import (
     BadDataError,
 )
@@ -321,10 +321,11 @@ class Reader:
             # One country per account (the first alphabetically when the inputs disagree), so
             # that joins on accounts never multiply rows.
             # (region and language likewise, each the first given)
-            self.con.execute("""
+            columns = ", ".join(stored_names("accounts"))
+            firsts = ", ".join(f"min({name}) AS {name}" for name in stored_names("accounts")[1:])
+            self.con.execute(f"""
                 CREATE OR REPLACE TEMP TABLE accounts_all AS
-                SELECT account_id, min(country) AS country, min(region) AS region,
-                       min(language) AS language
-                FROM (SELECT account_id, country, region, language FROM accounts_all
-                      UNION ALL SELECT account_id, country, region, language FROM stage_accounts)
+                SELECT account_id, {firsts}
+                FROM (SELECT {columns} FROM accounts_all
+                      UNION ALL SELECT {columns} FROM stage_accounts)
                 GROUP BY account_id""")

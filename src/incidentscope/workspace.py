@@ -18,6 +18,7 @@ from pathlib import Path
 
 import duckdb
 
+from incidentscope.contract import REFERENCE_TABLES, StoredColumn, stored_columns
 from incidentscope.errors import (
     IncidentScopeWarning,
     MissingInputError,
@@ -51,9 +52,37 @@ def restored_time(second: str, micros: str) -> str:
     return f"CAST({second} AS TIMESTAMP) + to_microseconds({micros})"
 
 
-# Built from constants and the helpers above only, never from input.
-SCHEMA = META_TABLE + (  # noqa: S608
-""";
+# The input tables stored with each time as two columns (stored_time), read through a view
+# of the input table's name with the time restored: input table -> stored table.
+TIMED_LOGS = {"matches": "match_log", "uploads": "upload_log", "deliveries": "delivery_log"}
+
+
+def _columns_sql(columns: tuple[StoredColumn, ...]) -> str:
+    return ", ".join(f"{c.name} {c.type}{' NOT NULL' if c.not_null else ''}" for c in columns)
+
+
+def input_tables_sql() -> str:
+    """The DDL of the stored input tables, from the contract (contract.stored_columns): the
+    reference tables as they are; each event log and the deliveries as a table whose time
+    is two columns (`<time>_second`, `<time>_micros`, the time column's name without its
+    `_at`), under a view of the input table's name that restores it."""
+    statements = [f"CREATE TABLE IF NOT EXISTS {table} ({_columns_sql(stored_columns(table))});"
+                  for table in REFERENCE_TABLES]
+    for table, stored in TIMED_LOGS.items():
+        time, *rest = stored_columns(table)
+        part = time.name.removesuffix("_at")
+        statements.append(
+            f"CREATE TABLE IF NOT EXISTS {stored} ({part}_second TIMESTAMP_S NOT NULL, "
+            f"{part}_micros INTEGER NOT NULL, {_columns_sql(tuple(rest))});")
+        statements.append(
+            f"CREATE VIEW IF NOT EXISTS {table} AS SELECT "  # noqa: S608 - contract names
+            f"{restored_time(f'{part}_second', f'{part}_micros')} AS {time.name}, "
+            f"{', '.join(c.name for c in rest)} FROM {stored};")
+    return "\n".join(statements)
+
+
+# The workspace's other tables (schema_sql puts the input tables between the two parts).
+_LOAD_TABLES = """;
 -- ingest: one row per loaded input file, by content
 CREATE TABLE IF NOT EXISTS files (
     file_sha256 VARCHAR NOT NULL, snapshot_from_name DATE,
@@ -66,15 +95,6 @@ CREATE TABLE IF NOT EXISTS load_warnings (
 CREATE TABLE IF NOT EXISTS rejects (
     file_sha256 VARCHAR NOT NULL, path VARCHAR NOT NULL, line BIGINT,
     column_name VARCHAR, reason VARCHAR NOT NULL);
-CREATE TABLE IF NOT EXISTS accounts (account_id BIGINT NOT NULL, country VARCHAR NOT NULL,
-    region VARCHAR, language VARCHAR);
-CREATE TABLE IF NOT EXISTS audiences (
-    audience_id VARCHAR NOT NULL, advertiser_id VARCHAR NOT NULL,
-    audience_type VARCHAR NOT NULL, partner_id VARCHAR);
-CREATE TABLE IF NOT EXISTS campaigns (
-    campaign_id VARCHAR NOT NULL, advertiser_id VARCHAR NOT NULL, name VARCHAR);
-CREATE TABLE IF NOT EXISTS campaign_audiences (
-    campaign_id VARCHAR NOT NULL, audience_id VARCHAR NOT NULL);
 -- keyed pseudonyms of contact hashes, each with a compact id used in joins
 CREATE TABLE IF NOT EXISTS identifiers (identifier_id BIGINT NOT NULL, pseudonym UHUGEINT NOT NULL);
 CREATE TABLE IF NOT EXISTS purpose_sets (purposes_id INTEGER NOT NULL, purposes VARCHAR NOT NULL);
@@ -83,35 +103,13 @@ CREATE TABLE IF NOT EXISTS snapshots (snapshot_date DATE NOT NULL);
 CREATE TABLE IF NOT EXISTS contact_runs (
     account_id BIGINT NOT NULL, channel VARCHAR NOT NULL, identifier_id BIGINT NOT NULL,
     purposes_id INTEGER NOT NULL, first_snapshot DATE NOT NULL, last_snapshot DATE NOT NULL);
--- the match log, de-duplicated; copies = how many identical rows the log had. Stored by
--- (account, identifier, time), deliveries by (account, time), each time as whole seconds
--- and the microseconds within the second (see stored_time); read through the views
--- `matches` and `deliveries`.
-CREATE TABLE IF NOT EXISTS match_log (
-    matched_second TIMESTAMP_S NOT NULL, matched_micros INTEGER NOT NULL,
-    account_id BIGINT NOT NULL, audience_id VARCHAR NOT NULL,
-    channel VARCHAR, identifier_id BIGINT, copies BIGINT NOT NULL);
-CREATE VIEW IF NOT EXISTS matches AS
-    SELECT """ + restored_time("matched_second", "matched_micros") + """ AS matched_at,
-           account_id, audience_id, channel, identifier_id, copies
-    FROM match_log;
--- the advertisers' and partners' list entries (whole-window.md), de-duplicated likewise,
--- stored by identifier; read through the view `uploads`
-CREATE TABLE IF NOT EXISTS upload_log (
-    uploaded_second TIMESTAMP_S NOT NULL, uploaded_micros INTEGER NOT NULL,
-    audience_id VARCHAR NOT NULL, channel VARCHAR NOT NULL, identifier_id BIGINT,
-    copies BIGINT NOT NULL);
-CREATE VIEW IF NOT EXISTS uploads AS
-    SELECT """ + restored_time("uploaded_second", "uploaded_micros") + """ AS uploaded_at,
-           audience_id, channel, identifier_id, copies
-    FROM upload_log;
-CREATE TABLE IF NOT EXISTS delivery_log (
-    served_second TIMESTAMP_S NOT NULL, served_micros INTEGER NOT NULL,
-    campaign_id VARCHAR NOT NULL, account_id BIGINT NOT NULL, impressions BIGINT NOT NULL);
-CREATE VIEW IF NOT EXISTS deliveries AS
-    SELECT """ + restored_time("served_second", "served_micros") + """ AS served_at,
-           campaign_id, account_id, impressions
-    FROM delivery_log;
+-- accounts, audiences, campaigns, campaign_audiences as given; the match log and the
+-- uploads de-duplicated (copies = how many identical rows the input had), the match log
+-- stored by (account, identifier, time), the uploads by identifier, deliveries by
+-- (account, time); each time as whole seconds and the microseconds within the second
+-- (see stored_time), read through the views `matches`, `uploads` and `deliveries`.
+"""
+_REPLAY_TABLES = """
 -- replay: the latest replay's per-account outcome (ids only) and report
 CREATE TABLE IF NOT EXISTS affected_accounts (
     account_id BIGINT NOT NULL, certain BOOLEAN NOT NULL, probability DOUBLE NOT NULL,
@@ -122,7 +120,13 @@ CREATE TABLE IF NOT EXISTS runs (
     manifest_sha256 VARCHAR, report_json VARCHAR NOT NULL,
     affected_lower BIGINT NOT NULL, affected_estimate BIGINT NOT NULL,
     affected_upper BIGINT NOT NULL);
-""")
+"""
+
+
+def schema_sql() -> str:
+    """The workspace's DDL: built from constants, the contract and the helpers above only,
+    never from input."""
+    return META_TABLE + _LOAD_TABLES + input_tables_sql() + _REPLAY_TABLES
 
 
 def default_workspace_path(incident_path: Path) -> Path:
@@ -257,7 +261,7 @@ def connect(
                 raise StorageError(
                     f"{db_path}: workspace schema {rows[0][0]} is not supported (this version "
                     f"writes schema {SCHEMA_VERSION}); load the inputs into a new workspace")
-            con.execute(SCHEMA)
+            con.execute(schema_sql())
             if not rows:
                 con.execute("INSERT INTO meta VALUES ('schema_version', $1)", [SCHEMA_VERSION])
             con.execute("COMMIT")

@@ -12,7 +12,7 @@ import duckdb
 
 from incidentscope.spark.ingest import VIEW_SCHEMAS
 
-# The tables the Spark ingest registers (workspace.SCHEMA), in that order.
+# The tables the Spark ingest registers (workspace.schema_sql()), in that order.
 TABLES = tuple(VIEW_SCHEMAS)
 
 

@@ -18,7 +18,7 @@ values of the DuckDB workspace tables after a load into a new workspace:
     files, rejects, accounts, audiences, campaigns, campaign_audiences, identifiers,
     purpose_sets, snapshots, contact_runs, matches, deliveries
 
-Types follow `workspace.SCHEMA` (for matches and deliveries: its views), with two
+Types follow `workspace.schema_sql()` (for matches and deliveries: its views), with two
 differences: `identifiers.pseudonym` is the 32-character lowercase hex string of
 DuckDB's UHUGEINT (same order), and timestamps are `TIMESTAMP_NTZ` (naive UTC, like
 DuckDB's TIMESTAMP). `files.load_id` and `files.loaded_at` are this load's own.
@@ -65,7 +65,15 @@ from typing import Any
 
 from incidentscope import compaction, finishing, loadplan
 from incidentscope.config import Incident
-from incidentscope.contract import HASH_NUMBER, LOAD_ORDER, TABLES, raw_column
+from incidentscope.contract import (
+    HASH_NUMBER,
+    LOAD_ORDER,
+    REFERENCE_TABLES,
+    TABLES,
+    raw_column,
+    stored_columns,
+    stored_names,
+)
 from incidentscope.errors import IncidentScopeError
 from incidentscope.inputs import (
     check_unchanged,
@@ -81,11 +89,21 @@ from incidentscope.spark.ingest_read import (
     _raw_frame,
     rejected_rows,
 )
-from incidentscope.workspace import PseudonymKey
+from incidentscope.workspace import TIMED_LOGS, PseudonymKey
 
 Progress = Callable[[str], None]
 
-# The views, with the columns and types of the workspace tables (workspace.SCHEMA).
+_SPARK_TYPES = {"BIGINT": "BIGINT", "DATE": "DATE", "TIMESTAMP": "TIMESTAMP_NTZ",
+                "VARCHAR": "STRING"}
+
+
+def _view_schema(table: str) -> str:
+    """A stored input table's view schema: contract.stored_columns in Spark types."""
+    return ", ".join(f"{c.name} {_SPARK_TYPES[c.type]}" for c in stored_columns(table))
+
+
+# The views, with the columns and types of the workspace's tables (workspace.schema_sql;
+# for the event logs and the deliveries: its views).
 VIEW_SCHEMAS: dict[str, str] = {
     "files": "file_sha256 STRING, snapshot_from_name DATE, table_name STRING, path STRING, "
              "bytes BIGINT, rows_read BIGINT, rows_loaded BIGINT, rows_rejected BIGINT, "
@@ -93,26 +111,14 @@ VIEW_SCHEMAS: dict[str, str] = {
     "rejects": "file_sha256 STRING, path STRING, line BIGINT, column_name STRING, "
                "reason STRING",
     "load_warnings": "file_sha256 STRING, path STRING, warning STRING",
-    "accounts": "account_id BIGINT, country STRING, region STRING, language STRING",
-    "audiences": "audience_id STRING, advertiser_id STRING, audience_type STRING, "
-                 "partner_id STRING",
-    "campaigns": "campaign_id STRING, advertiser_id STRING, name STRING",
-    "campaign_audiences": "campaign_id STRING, audience_id STRING",
+    **{table: _view_schema(table) for table in REFERENCE_TABLES},
     "identifiers": "identifier_id BIGINT, pseudonym STRING",
     "purpose_sets": "purposes_id INT, purposes STRING",
     "snapshots": "snapshot_date DATE",
     "contact_runs": "account_id BIGINT, channel STRING, identifier_id BIGINT, purposes_id INT, "
                     "first_snapshot DATE, last_snapshot DATE",
-    "matches": "matched_at TIMESTAMP_NTZ, account_id BIGINT, audience_id STRING, "
-               "channel STRING, identifier_id BIGINT, copies BIGINT",
-    "uploads": "uploaded_at TIMESTAMP_NTZ, audience_id STRING, channel STRING, "
-               "identifier_id BIGINT, copies BIGINT",
-    "deliveries": "served_at TIMESTAMP_NTZ, campaign_id STRING, account_id BIGINT, "
-                  "impressions BIGINT",
+    **{table: _view_schema(table) for table in TIMED_LOGS},
 }
-
-_SPARK_TYPES = {"BIGINT": "BIGINT", "DATE": "DATE", "TIMESTAMP": "TIMESTAMP_NTZ",
-                "VARCHAR": "STRING"}
 
 
 def _stage_schema(table: str) -> str:
@@ -233,7 +239,7 @@ class _Load:
                 staged.createOrReplaceTempView(f"stage_{table}")
             if "accounts" in self.staged:
                 self.staged["accounts"].groupBy("account_id").agg(
-                    *[F.min(c).alias(c) for c in ("country", "region", "language")]
+                    *[F.min(c).alias(c) for c in stored_names("accounts")[1:]]
                 ).createOrReplaceTempView("accounts_all")
             finishing.finish(engine, set(self.staged), _ViewStorage(self.spark, engine),
                              contacts_distinct=True)
