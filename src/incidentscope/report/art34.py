@@ -331,13 +331,15 @@ def render_all(result: ReplayResult, incident: Incident) -> dict[str, bytes]:
     from incidentscope.report.markdown import to_markdown
 
     facts = _facts_by_account(result)
+    sample = example(result, facts)
+    notices_frame = notices(result, incident, facts)
+    del facts  # 7.9M memberships at scale M: not kept while the files are written
     files: dict[str, bytes] = {}
-    for name, frame in (("notices", notices(result, incident, facts)),
-                        ("purge", purge(result))):
+    for name, frame in (("notices", notices_frame), ("purge", purge(result))):
         files[f"art34/{name}.csv"] = frame_to_csv(frame)
         files[f"art34/{name}.parquet"] = to_parquet(frame)
+    del notices_frame
     context = _context(incident, result.report)
-    sample = example(result, facts)
     for language in LANGUAGES:
         subject, body = render_text(language, sample, context)
         files[f"art34/notice.{language}.html"] = render_html(
