@@ -83,9 +83,10 @@ def frame_to_csv(frame: pl.DataFrame) -> bytes:
     for name, dtype in frame.schema.items():
         column = pl.col(name)
         if dtype == pl.String:
-            formula = column.str.contains(r"^[=+\-@\t\r\n]")  # FORMULA_STARTS
+            formula = pl.any_horizontal(column.str.starts_with(start)
+                                        for start in FORMULA_STARTS)
             if name in INTEGER_TEXT_COLUMNS:
-                formula = formula & ~column.str.contains(r"^-?[0-9]+$")  # _INTEGER
+                formula = formula & ~column.str.contains(f"^(?:{_INTEGER.pattern})$")
             text = pl.when(formula).then(pl.lit("'") + column).otherwise(column)
             cell = pl.lit('"') + text.str.replace_all('"', '""', literal=True) + pl.lit('"')
         elif dtype == pl.Boolean:
