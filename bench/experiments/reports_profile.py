@@ -51,9 +51,9 @@ def main() -> None:
         shutil.rmtree(scratch, ignore_errors=True)
     parts: dict[str, float] = {}
     timed("art34.render_all", parts, lambda: art34.render_all(result, incident))
-    facts = timed("_facts_by_account", parts, lambda: art34._facts_by_account(result))
+    timed("_facts_by_account", parts, lambda: art34._facts_by_account(result))
     frame = timed("notices (one rendered text per account, the frame)", parts,
-                  lambda: art34.notices(result, incident, facts))
+                  lambda: art34.notices(result, incident))
     timed("purge", parts, lambda: art34.purge(result))
     timed("notices.csv (exports.frame_to_csv)", parts, lambda: frame_to_csv(frame))
     timed("notices.parquet", parts, lambda: to_parquet(frame))

@@ -230,3 +230,18 @@ def test_canary_no_contact_value_in_the_pack_or_the_notification(tmp_path: Path)
         content = path.read_bytes()
         for needle in _needles():
             assert needle not in content, f"{path.name} holds a contact value"
+
+
+def test_the_notices_written_in_chunks_are_the_whole_table(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from incidentscope.report.exports import frame_to_csv
+
+    whole = art34.notices(result(), incident())
+    whole_files = art34.render_all(result(), incident())
+    monkeypatch.setattr(art34, "NOTICE_CHUNK", 1)  # a chunk per account
+    assert [frame.height for frame in art34.notice_chunks(result(), incident())] == [1] * 4
+    files = art34.render_all(result(), incident())
+    assert files["art34/notices.csv"] == frame_to_csv(whole) == whole_files["art34/notices.csv"]
+    assert files["art34/notices.csv"].count(b'"account_id"') == 1  # one header
+    assert pl.read_parquet(io.BytesIO(files["art34/notices.parquet"])).equals(whole)
+    assert {name for name in files} == {name for name in whole_files}

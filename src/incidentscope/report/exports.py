@@ -23,6 +23,7 @@ import io
 import re
 from collections.abc import Sequence
 from datetime import datetime
+from typing import BinaryIO
 
 import polars as pl
 
@@ -79,6 +80,14 @@ def frame_to_csv(frame: pl.DataFrame) -> bytes:
     `columns_to_csv` writes it (booleans as the text `true`/`false`), built by polars: the
     Art. 34 notices hold a rendered letter per person, 300 MB at scale S, where Python's
     csv writer took 5 s. A test compares the two writers on generated frames."""
+    buffer = io.BytesIO()
+    write_frame_csv(frame, buffer, header=True)
+    return buffer.getvalue()
+
+
+def write_frame_csv(frame: pl.DataFrame, buffer: BinaryIO, *, header: bool) -> None:
+    """frame_to_csv's bytes appended to `buffer`, with or without the header line (a
+    table written in parts)."""
     cells = []
     for name, dtype in frame.schema.items():
         column = pl.col(name)
@@ -97,14 +106,15 @@ def frame_to_csv(frame: pl.DataFrame) -> bytes:
             raise TypeError(f"frame_to_csv: column {name} is {dtype}, not text, integer "
                             "or boolean")
         cells.append(pl.when(column.is_null()).then(pl.lit('""')).otherwise(cell))
-    header = ",".join('"' + name.replace('"', '""') + '"' for name in frame.columns)
-    buffer = io.BytesIO()
-    buffer.write((header + "\r\n").encode("utf-8"))
+    if header:
+        names = ",".join('"' + name.replace('"', '""') + '"' for name in frame.columns)
+        buffer.write((names + "\r\n").encode("utf-8"))
+    if frame.height == 0:
+        return
     # Each line is already quoted and escaped: polars writes it as it is, straight into the
     # buffer (no Python string per line: at scale M the notices are 1 GB of text).
     frame.select(pl.concat_str(cells, separator=",").alias("line")).write_csv(
         buffer, include_header=False, quote_style="never", line_terminator="\r\n")
-    return buffer.getvalue()
 
 
 def to_parquet(frame: pl.DataFrame) -> bytes:
