@@ -18,6 +18,11 @@ The table goes into docs/benchmarks.md between `<!-- spark-results -->` and
 `<!-- /spark-results -->` (added at the end of the file when missing), and the figures
 into WORK/spark_results.json. Local Spark on 2 cores is slower than DuckDB: the point
 of the engine is that it scales out to a cluster, and the table says what it costs here.
+
+With `--event-log`, the Spark run also writes Spark's event log into WORK/spark-events
+and the script summarizes it with bench/experiments/spark_stages.py into
+WORK/spark-stages-SCALE.json (per SQL execution: seconds, stages, input and shuffle
+bytes): the figures docs/spark.md's plan for a billion matches extrapolates from.
 """
 
 from __future__ import annotations
@@ -92,14 +97,21 @@ def timed(args: list[str], env: dict[str, str]) -> dict[str, object]:
 
 
 def bench_scale(scale: str, work: Path, master: str, driver_memory: str,
-                with_duckdb: bool) -> dict[str, object]:
+                with_duckdb: bool, event_log: bool = False) -> dict[str, object]:
     case = work / scale
     incident, data = case / "incident.toml", case / "data"
     if not incident.exists():
         raise SystemExit(f"{case}: no scenario (generate it with bench/run.py --scales {scale})")
     tool = [sys.executable, "-m", "incidentscope", "run", str(incident), "--data", str(data),
             "-q", "--format", "json"]
-    env = {**os.environ, "PYSPARK_SUBMIT_ARGS": f"--driver-memory {driver_memory} pyspark-shell"}
+    events = work / "spark-events"
+    logging = (f"--conf spark.eventLog.enabled=true --conf spark.eventLog.dir=file://{events} "
+               if event_log else "")
+    if event_log:
+        shutil.rmtree(events, ignore_errors=True)
+        events.mkdir(parents=True)
+    env = {**os.environ, "PYSPARK_SUBMIT_ARGS":
+           f"--driver-memory {driver_memory} {logging}pyspark-shell"}
     spark_db = work / f"{scale}-spark.duckdb"  # only its key file is used: Spark writes none
     result: dict[str, object] = {"scale": scale, "match_rows": MATCH_ROWS.get(scale),
                                  "master": master, "driver_memory": driver_memory,
@@ -109,6 +121,12 @@ def bench_scale(scale: str, work: Path, master: str, driver_memory: str,
                    "--engine", "spark", "--spark-master", master], env)
     spark_report = json.loads(str(spark.pop("stdout")))
     result["spark"] = spark
+    if event_log:
+        (log,) = events.iterdir()
+        summary = subprocess.run(
+            [sys.executable, str(ROOT / "bench" / "experiments" / "spark_stages.py"), str(log),
+             "--top", "60"], capture_output=True, text=True, check=True).stdout
+        (work / f"spark-stages-{scale}.json").write_text(summary)
     result["affected_accounts"] = spark_report["affected_accounts"]
     if with_duckdb:
         duck_db = work / f"{scale}-spark-ref.duckdb"
@@ -172,11 +190,13 @@ def main() -> None:
     parser.add_argument("--driver-memory", default="8g")
     parser.add_argument("--no-duckdb", action="store_true", help="Skip the DuckDB reference.")
     parser.add_argument("--docs", type=Path, default=ROOT / "docs" / "benchmarks.md")
+    parser.add_argument("--event-log", action="store_true",
+                        help="also write Spark's event log and its per-stage summary")
     args = parser.parse_args()
     results = []
     for scale in args.scales:
         results.append(bench_scale(scale, args.work, args.master, args.driver_memory,
-                                   not args.no_duckdb))
+                                   not args.no_duckdb, args.event_log))
         # after each scale, so that a long M run still leaves the S figures behind
         (args.work / "spark_results.json").write_text(json.dumps(results, indent=2) + "\n")
         write_docs(args.docs, markdown(results))

@@ -38,6 +38,7 @@ import duckdb
 from incidentscope import api, ingest, workspace
 from incidentscope import replay as replay_engine
 from incidentscope.engine import DuckDBEngine, Params
+from incidentscope.outdir import as_bytes
 
 SQL_NAMES: dict[str, str] = {}
 
@@ -234,7 +235,7 @@ def profile_reports(result: Any, incident: Any) -> dict[str, Any]:
     started = time.perf_counter()
     for name, render in parts:
         begun = time.perf_counter()
-        files += len(render())
+        files += len([as_bytes(content) for content in render().values()])
         timings.append({"name": name, "seconds": round(time.perf_counter() - begun, 3),
                         "calls": 1})
     timings.sort(key=lambda f: -f["seconds"])

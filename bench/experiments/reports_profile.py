@@ -22,6 +22,7 @@ from typing import Any
 
 from incidentscope import replay, workspace
 from incidentscope.config import load_incident
+from incidentscope.outdir import as_bytes
 from incidentscope.report import art34
 from incidentscope.report.exports import frame_to_csv, to_parquet
 
@@ -50,7 +51,8 @@ def main() -> None:
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     parts: dict[str, float] = {}
-    timed("art34.render_all", parts, lambda: art34.render_all(result, incident))
+    timed("art34.render_all", parts, lambda: [
+        as_bytes(content) for content in art34.render_all(result, incident).values()])
     timed("_facts_by_account", parts, lambda: art34._facts_by_account(result))
     frame = timed("notices (one rendered text per account, the frame)", parts,
                   lambda: art34.notices(result, incident))
@@ -59,7 +61,7 @@ def main() -> None:
     timed("notices.parquet", parts, lambda: to_parquet(frame))
     profiler = cProfile.Profile()
     profiler.enable()
-    art34.render_all(result, incident)
+    [as_bytes(content) for content in art34.render_all(result, incident).values()]
     profiler.disable()
     stats = pstats.Stats(profiler)
     own = sorted(stats.stats.items(), key=lambda item: -item[1][2])  # type: ignore[attr-defined]

@@ -16,7 +16,7 @@ import signal
 import tempfile
 import threading
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,7 +39,7 @@ from incidentscope.errors import (
     storage_cause,
 )
 from incidentscope.inputs import is_uri, sha256_file
-from incidentscope.outdir import check_out_dir, write_outputs
+from incidentscope.outdir import Written, check_out_dir, write_outputs
 from incidentscope.report import json_report
 from incidentscope.report.outputs import TOP_LEVEL_NAMES, render_all
 from incidentscope.results import LoadResult, ReplayResult
@@ -349,14 +349,20 @@ def _load_replay_write(session: _Session, run_id: str, started: datetime, engine
     for sha, note in sql.rows("SELECT file_sha256, warning FROM load_warnings "
                               "ORDER BY file_sha256, warning"):
         warnings.setdefault(str(sha), []).append(str(note))
-    run_manifest = manifest.build(
-        run_id=run_id, started=started, finished=_now(), incident=incident, load=loaded,
-        recorded_rows=recorded, recorded_warnings=warnings,
-        key_fingerprint=session.key.fingerprint, step_sql=replay_engine.all_step_sql(),
-        outputs=files, threads=session.threads(), engine=engine)
-    manifest_bytes = manifest.render(run_manifest)
+    made: list[bytes] = []
+
+    def manifest_file(written: Mapping[str, Written]) -> dict[str, bytes]:
+        """The manifest, once the other outputs are written and their hashes known."""
+        made.append(manifest.render(manifest.build(
+            run_id=run_id, started=started, finished=_now(), incident=incident, load=loaded,
+            recorded_rows=recorded, recorded_warnings=warnings,
+            key_fingerprint=session.key.fingerprint, step_sql=replay_engine.all_step_sql(),
+            outputs=written, threads=session.threads(), engine=engine)))
+        return {manifest.MANIFEST_NAME: made[0]}
+
     begin_finishing()
-    outputs = write_outputs(out_dir, {**files, manifest.MANIFEST_NAME: manifest_bytes})
+    outputs = write_outputs(out_dir, files, then=manifest_file)
+    manifest_bytes = made[0]
     return loaded, result, outputs, manifest_bytes
 
 

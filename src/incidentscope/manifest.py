@@ -15,6 +15,7 @@ import platform
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from importlib import metadata
@@ -95,7 +96,7 @@ def build(
     recorded_warnings: dict[str, list[str]],
     key_fingerprint: str,
     step_sql: dict[str, str],
-    outputs: dict[str, bytes],
+    outputs: Mapping[str, tuple[str, int]],
     threads: int | None,
     engine: str = "duckdb",
 ) -> dict[str, Any]:
@@ -130,8 +131,9 @@ def build(
         "key_fingerprint": key_fingerprint,
         "replay_steps": {name: hashlib.sha256(sql.encode("utf-8")).hexdigest()
                          for name, sql in sorted(step_sql.items())},
-        "outputs": {name: {"sha256": hashlib.sha256(content).hexdigest(), "bytes": len(content)}
-                    for name, content in sorted(outputs.items())},
+        # (sha256, size) of each output, as written (outdir.Written)
+        "outputs": {name: {"sha256": sha256, "bytes": size}
+                    for name, (sha256, size) in sorted(outputs.items())},
     }
 
 

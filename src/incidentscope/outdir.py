@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
+import io
 import os
 import shutil
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
+from typing import NamedTuple, Protocol
 
 from incidentscope.errors import StorageError, UsageError, WorkspaceInUseError, storage_cause
 
@@ -71,32 +74,87 @@ def _locked(out_dir: Path) -> Iterator[None]:
         os.close(fd)  # releases the lock
 
 
-def write_outputs(out_dir: Path, files: dict[str, bytes]) -> tuple[Path, ...]:
-    """Write every output under a temporary name, then rename: nothing half-written in OUT."""
+class ByteSink(Protocol):
+    def write(self, data: bytes, /) -> int: ...
+
+
+# A file's content: its bytes, or a function that writes them into a sink. The Art. 34
+# notices (a gigabyte of text at scale M) are written so, part by part, never held whole.
+Content = bytes | Callable[[ByteSink], None]
+
+
+class Written(NamedTuple):
+    """What a written file holds, for the manifest."""
+    sha256: str
+    size: int
+
+
+def as_bytes(content: Content) -> bytes:
+    """A content's bytes, in memory (tests, profiles, a single file)."""
+    if isinstance(content, bytes):
+        return content
+    buffer = io.BytesIO()
+    content(buffer)
+    return buffer.getvalue()
+
+
+class _HashingFile:
+    """The staging file, hashed as it is written."""
+
+    def __init__(self, handle: io.BufferedWriter) -> None:
+        self.handle = handle
+        self.digest = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes, /) -> int:
+        self.digest.update(data)
+        self.size += len(data)
+        return self.handle.write(data)
+
+
+def write_outputs(out_dir: Path, files: Mapping[str, Content],
+                  then: Callable[[Mapping[str, Written]], Mapping[str, bytes]] | None = None
+                  ) -> tuple[Path, ...]:
+    """Write every output under a temporary name, then rename: nothing half-written in OUT.
+
+    `then`, given what each file holds once all are written, returns more files to write
+    before any is put in place (a run's manifest, which records the others' hashes).
+    """
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         with _locked(out_dir):
-            return _write_locked(out_dir, files)
+            return _write_locked(out_dir, files, then)
     except OSError as exc:
         raise StorageError(f"{out_dir}: cannot write the reports ({storage_cause(exc)})"
                            ) from None
 
 
-def _write_locked(out_dir: Path, files: dict[str, bytes]) -> tuple[Path, ...]:
+def _write_file(target: Path, content: Content) -> Written:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with target.open("wb") as handle:
+        sink = _HashingFile(handle)
+        if isinstance(content, bytes):
+            sink.write(content)
+        else:
+            content(sink)
+        handle.flush()
+        os.fsync(handle.fileno())
+    return Written(sink.digest.hexdigest(), sink.size)
+
+
+def _write_locked(out_dir: Path, files: Mapping[str, Content],
+                  then: Callable[[Mapping[str, Written]], Mapping[str, bytes]] | None
+                  ) -> tuple[Path, ...]:
     for stale in out_dir.glob(".incidentscope-*.partial"):  # left by a killed run
         shutil.rmtree(stale, ignore_errors=True)
     staging = out_dir / f".incidentscope-{uuid.uuid4().hex}.partial"
     staging.mkdir()
     written = []
     try:
-        for name, content in files.items():
-            target = staging / name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with target.open("wb") as handle:
-                handle.write(content)
-                handle.flush()
-                os.fsync(handle.fileno())
-        for name in files:
+        held = {name: _write_file(staging / name, content) for name, content in files.items()}
+        for name, content in (then(held) if then is not None else {}).items():
+            held[name] = _write_file(staging / name, content)
+        for name in held:
             final = out_dir / name
             final.parent.mkdir(parents=True, exist_ok=True)
             os.replace(staging / name, final)

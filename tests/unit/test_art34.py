@@ -16,6 +16,7 @@ import pytest
 
 from incidentscope import api
 from incidentscope.config import load_incident
+from incidentscope.outdir import as_bytes
 from incidentscope.report import art34
 from incidentscope.results import NOTICE_FACTS_SCHEMA, ReplayResult
 from incidentscope.samples import sample_dir
@@ -194,7 +195,8 @@ def test_letters_list_the_audiences_to_purge_with_counts() -> None:
                     ("advertiser", "adv_2", "aud_9"): (1, 1),
                     ("partner", "prt_1", HOSTILE): (0, 1),
                     ("partner", "prt_1", "aud_9"): (1, 1)}
-    files = art34.render_all(result(), incident())
+    files = {name: as_bytes(content)
+             for name, content in art34.render_all(result(), incident()).items()}
     letters = files["art34/letters.md"].decode()
     assert "## Advertiser adv_1\n" in letters and "## Data partner prt_1\n" in letters
     assert "| aud_1 | tailored | 1 | 2 | 2019-03 \u2013 2019-06 |" in letters
@@ -205,7 +207,8 @@ def test_letters_list_the_audiences_to_purge_with_counts() -> None:
                           "art34/purge.parquet", "art34/letters.md",
                           *(f"art34/notice.{lang}.html" for lang in art34.LANGUAGES),
                           *(f"art34/notice.{lang}.pdf" for lang in art34.PDF_LANGUAGES)}
-    assert art34.render_all(result(), incident()) == files  # same input, same bytes
+    again = art34.render_all(result(), incident())
+    assert {name: as_bytes(content) for name, content in again.items()} == files  # same bytes
     # the examples show the first account with facts, without its id
     assert "aud_1" in files["art34/notice.de.html"].decode()
     assert "11" not in files["art34/notice.de.html"].decode().split("<main>")[1]
@@ -241,7 +244,19 @@ def test_the_notices_written_in_chunks_are_the_whole_table(
     monkeypatch.setattr(art34, "NOTICE_CHUNK", 1)  # a chunk per account
     assert [frame.height for frame in art34.notice_chunks(result(), incident())] == [1] * 4
     files = art34.render_all(result(), incident())
-    assert files["art34/notices.csv"] == frame_to_csv(whole) == whole_files["art34/notices.csv"]
-    assert files["art34/notices.csv"].count(b'"account_id"') == 1  # one header
-    assert pl.read_parquet(io.BytesIO(files["art34/notices.parquet"])).equals(whole)
+    notices_csv = as_bytes(files["art34/notices.csv"])
+    assert notices_csv == frame_to_csv(whole) == as_bytes(whole_files["art34/notices.csv"])
+    assert notices_csv.count(b'"account_id"') == 1  # one header
+    assert pl.read_parquet(io.BytesIO(as_bytes(files["art34/notices.parquet"]))).equals(whole)
     assert {name for name in files} == {name for name in whole_files}
+
+
+def test_the_notices_csv_of_no_one_is_its_header() -> None:
+    empty = result()
+    empty = ReplayResult(**{**empty.__dict__,
+                            "accounts": empty.accounts.clear(),
+                            "notice_facts": empty.notice_facts.clear()})
+    files = art34.render_all(empty, incident())
+    assert as_bytes(files["art34/notices.csv"]) == ",".join(
+        f'"{name}"' for name in art34.NOTICES_SCHEMA).encode() + b"\r\n"
+    assert pl.read_parquet(io.BytesIO(as_bytes(files["art34/notices.parquet"]))).height == 0

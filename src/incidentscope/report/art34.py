@@ -31,6 +31,7 @@ from typing import Any, NamedTuple
 import polars as pl
 
 from incidentscope.config import Incident
+from incidentscope.outdir import ByteSink, Content
 from incidentscope.report.document import Block, Bullets, Heading, Para, Table
 from incidentscope.results import ReplayResult
 
@@ -359,24 +360,18 @@ def letters(result: ReplayResult, incident: Incident) -> list[Block]:
 # --------------------------------------------------------------------------- files
 
 
-def render_all(result: ReplayResult, incident: Incident) -> dict[str, bytes]:
-    """Every file of the pack, by name under the output folder."""
-    from incidentscope.report.exports import frame_to_csv, to_parquet, write_frame_csv
+def render_all(result: ReplayResult, incident: Incident) -> dict[str, Content]:
+    """Every file of the pack, by name under the output folder. The notices CSV is a
+    function that writes it, chunk by chunk (outdir.Content): its text is never held whole,
+    only the chunks' compact Arrow frames, which the Parquet file is made from."""
+    from incidentscope.report.exports import frame_to_csv, to_parquet
     from incidentscope.report.markdown import to_markdown
 
-    files: dict[str, bytes] = {}
-    csv_buffer = io.BytesIO()
-    chunks = []  # Arrow frames: compact, unlike the Python objects each chunk is built from
-    for number, frame in enumerate(notice_chunks(result, incident)):
-        write_frame_csv(frame, csv_buffer, header=number == 0)
-        chunks.append(frame)
-    if not chunks:
-        write_frame_csv(pl.DataFrame(schema=NOTICES_SCHEMA), csv_buffer, header=True)
-    files["art34/notices.csv"] = csv_buffer.getvalue()
-    del csv_buffer
-    files["art34/notices.parquet"] = to_parquet(pl.concat(
-        [*chunks, pl.DataFrame(schema=NOTICES_SCHEMA)]))
-    del chunks
+    chunks = [*notice_chunks(result, incident), pl.DataFrame(schema=NOTICES_SCHEMA)]
+    files: dict[str, Content] = {
+        "art34/notices.csv": functools.partial(_write_notices_csv, chunks),
+        "art34/notices.parquet": to_parquet(pl.concat(chunks)),
+    }
     purge_frame = purge(result)
     files["art34/purge.csv"] = frame_to_csv(purge_frame)
     files["art34/purge.parquet"] = to_parquet(purge_frame)
@@ -390,3 +385,16 @@ def render_all(result: ReplayResult, incident: Incident) -> dict[str, bytes]:
             files[f"art34/notice.{language}.pdf"] = render_pdf(subject, body)
     files["art34/letters.md"] = to_markdown(letters(result, incident)).encode("utf-8")
     return files
+
+
+def _write_notices_csv(chunks: list[pl.DataFrame], sink: ByteSink) -> None:
+    """The notices CSV: one header, then each chunk's lines (a chunk's CSV at a time in
+    memory, written by this process, so that a write error is the sink's own OSError)."""
+    from incidentscope.report.exports import write_frame_csv
+
+    for number, frame in enumerate(chunks):
+        if number and frame.height == 0:
+            continue
+        part = io.BytesIO()
+        write_frame_csv(frame, part, header=number == 0)
+        sink.write(part.getvalue())

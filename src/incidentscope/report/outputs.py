@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from incidentscope.config import Incident
 from incidentscope.diff import FollowUp
+from incidentscope.outdir import Content
 from incidentscope.report import (
     art34,
     charts,
@@ -99,9 +100,10 @@ TOP_LEVEL_NAMES = frozenset({
 })
 
 
-def render_all(result: ReplayResult, incident: Incident) -> dict[str, bytes]:
-    """File name (relative to OUT) -> content. Deterministic for the same result."""
-    files: dict[str, bytes] = {}
+def render_all(result: ReplayResult, incident: Incident) -> dict[str, Content]:
+    """File name (relative to OUT) -> content (bytes, or a function that writes them: see
+    outdir.Content). Deterministic for the same result."""
+    files: dict[str, Content] = {}
     for fmt in FORMATS[1:]:
         if fmt not in REGULATOR_FORMATS:  # `regulator` builds the notification once for all
             files.update(render_format(result, incident, fmt))

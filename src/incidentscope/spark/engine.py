@@ -24,8 +24,9 @@ made naive UTC as DuckDB returns them. Works with a classic session or Spark Con
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import polars as pl
@@ -40,6 +41,19 @@ Params = Mapping[str, Any] | None
 
 class TranspileError(IncidentScopeError):
     """A replay statement could not be carried to Spark SQL (a bug in incidentscope)."""
+
+
+def statement_label(bound: exp.Expr) -> str:
+    """What a statement makes and reads, by table name ("incidentscope: create classified
+    from candidate_states, ..."): the name its Spark jobs carry (SparkEngine._described)."""
+    read = {table.name for table in bound.find_all(exp.Table)}
+    if isinstance(bound, (exp.Create, exp.Insert)):
+        made = bound.this.name
+        verb = "create" if isinstance(bound, exp.Create) else "insert into"
+        label = f"{verb} {made} from {', '.join(sorted(read - {made}))}"
+    else:
+        label = f"query from {', '.join(sorted(read))}"
+    return f"incidentscope: {label}"[:200]
 
 
 class SparkEngine:
@@ -101,6 +115,10 @@ class SparkEngine:
         `DROP TABLE` drops it (the loaders' finishing and compaction run so)."""
         started = time.perf_counter()
         bound = self._bound(sql, params)
+        with self._described(bound):
+            self._run(sql, bound, started)
+
+    def _run(self, sql: str, bound: exp.Expr, started: float) -> None:
         if isinstance(bound, exp.Insert):
             if not isinstance(bound.expression, exp.Query):
                 raise TranspileError("only INSERT INTO ... SELECT is supported")
@@ -141,8 +159,29 @@ class SparkEngine:
         # which replacing uncaches.
         frame.localCheckpoint(eager=True).createOrReplaceTempView(name)
 
+    @contextlib.contextmanager
+    def _described(self, bound: exp.Expr) -> Iterator[None]:
+        """Name the statement's Spark jobs by what it makes and reads ("create classified
+        from ..."), so that the Spark UI and the event log show which replay step a stage
+        belongs to (bench/experiments/spark_stages.py groups by it); the name is cleared
+        after it, so that other jobs are not mislabelled. Table names only: never a bound
+        value. Spark Connect sessions have no SparkContext, and no name."""
+        try:
+            context = self.spark.sparkContext
+        except AttributeError:  # Spark Connect
+            yield
+            return
+        context.setJobDescription(statement_label(bound))
+        try:
+            yield
+        finally:
+            context.setJobDescription(None)
+
     def _collect(self, sql: str, params: Params, positional: bool = False) -> pl.DataFrame:
-        table = self.spark.sql(self.transpile(sql, params)).toArrow()
+        started = time.perf_counter()
+        bound = self._bound(sql, params)
+        with self._described(bound):
+            table = self.spark.sql(self._text(sql, bound, started)).toArrow()
         if positional:  # unnamed result columns may share a name in Spark
             table = table.rename_columns([f"c{i}" for i in range(table.num_columns)])
         frame = pl.from_arrow(table)
