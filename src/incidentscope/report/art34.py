@@ -206,9 +206,9 @@ MEMBERSHIP_COLUMNS = ("audience_id", "audience_type", "advertiser_id", "partner_
 NOTICE_CHUNK = 20_000
 
 
-def _sorted_facts(result: ReplayResult) -> pl.DataFrame:
-    """notice_facts in the order notices list them: by account, month, audience."""
-    return result.notice_facts.sort("account_id", "first_month", "audience_id").with_columns(
+def _sorted_facts(facts: pl.DataFrame) -> pl.DataFrame:
+    """Rows of notice_facts in the order notices list them: by account, month, audience."""
+    return facts.sort("account_id", "first_month", "audience_id").with_columns(
         pl.col("certain").fill_null(False), pl.col("ads_served").fill_null(False))
 
 
@@ -236,17 +236,19 @@ def _facts_of(frame: pl.DataFrame) -> dict[int, PersonFacts]:
 
 def _facts_by_account(result: ReplayResult) -> dict[int, PersonFacts]:
     """Every account's facts at once (small results: tests, the example)."""
-    return _facts_of(_sorted_facts(result))
+    return _facts_of(_sorted_facts(result.notice_facts))
 
 
 def notice_chunks(result: ReplayResult, incident: Incident) -> Iterator[pl.DataFrame]:
     """The mail-merge table (NOTICES_SCHEMA) in account id order, NOTICE_CHUNK accounts
-    per frame."""
+    per frame; one empty frame when there is nobody to notify."""
     chunk = NOTICE_CHUNK
-    facts_frame = _sorted_facts(result)
+    facts_frame = _sorted_facts(result.notice_facts)
     fact_accounts = facts_frame["account_id"]
     context = _context(incident, result.report)
     people = recipients(result)
+    if people.height == 0:
+        yield pl.DataFrame(schema=NOTICES_SCHEMA)
     for start in range(0, people.height, chunk):
         batch = people.slice(start, chunk)
         ids = batch["account_id"]
@@ -279,7 +281,7 @@ def _notice_rows(people: pl.DataFrame, facts: dict[int, PersonFacts],
 
 def notices(result: ReplayResult, incident: Incident) -> pl.DataFrame:
     """The whole mail-merge table (NOTICES_SCHEMA), one row per account, sorted by id."""
-    return pl.concat([*notice_chunks(result, incident), pl.DataFrame(schema=NOTICES_SCHEMA)])
+    return pl.concat(list(notice_chunks(result, incident)))
 
 
 def example(result: ReplayResult) -> PersonFacts:
@@ -287,8 +289,8 @@ def example(result: ReplayResult) -> PersonFacts:
     else the first account, else an account with no facts."""
     if result.notice_facts.height:
         first = result.notice_facts["account_id"].min()
-        return _facts_of(_sorted_facts(result).filter(pl.col("account_id") == first))[
-            int(first)]  # type: ignore[arg-type]
+        rows = result.notice_facts.filter(pl.col("account_id") == first)  # before sorting
+        return _facts_of(_sorted_facts(rows))[int(first)]  # type: ignore[arg-type]
     accounts = result.accounts.sort("account_id")
     certain = bool(accounts["certain"][0]) if accounts.height else True
     return PersonFacts(certain, (), False)
@@ -367,7 +369,7 @@ def render_all(result: ReplayResult, incident: Incident) -> dict[str, Content]:
     from incidentscope.report.exports import frame_to_csv, to_parquet
     from incidentscope.report.markdown import to_markdown
 
-    chunks = [*notice_chunks(result, incident), pl.DataFrame(schema=NOTICES_SCHEMA)]
+    chunks = list(notice_chunks(result, incident))
     files: dict[str, Content] = {
         "art34/notices.csv": functools.partial(_write_notices_csv, chunks),
         "art34/notices.parquet": to_parquet(pl.concat(chunks)),
@@ -393,8 +395,6 @@ def _write_notices_csv(chunks: list[pl.DataFrame], sink: ByteSink) -> None:
     from incidentscope.report.exports import write_frame_csv
 
     for number, frame in enumerate(chunks):
-        if number and frame.height == 0:
-            continue
         part = io.BytesIO()
         write_frame_csv(frame, part, header=number == 0)
         sink.write(part.getvalue())
