@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import re
 import resource
 import sys
 import time
@@ -159,7 +160,10 @@ class TimedEngine(DuckDBEngine):
         self.recorder = recorder
 
     def _name(self, sql: str) -> str:
-        return _sql_names().get(" ".join(sql.split())) or _caller()
+        text = " ".join(sql.split())
+        # a sliced step's query, made into its table or inserted (replay._run_sliced)
+        bare = re.sub(r"^(?:CREATE TEMP TABLE \w+ AS|INSERT INTO \w+) ", "", text)
+        return _sql_names().get(text) or _sql_names().get(bare) or _caller()
 
     def _timed(self, method: Any, sql: str, params: Params) -> Any:
         name = self._name(sql)

@@ -222,20 +222,19 @@ def experiment(db: Path, incident_path: Path, memory_limit: str, threads: int | 
     out["classified_mb"] = round(timer.memory_mb()[0] - before, 1)
     out["classified_rows"] = con.execute("SELECT count(*) FROM classified").fetchall()[0][0]
     timer.run("09_account_outcomes", steps["09_account_outcomes"], params)
-    timer.run("10_upload_pairs", steps["10_upload_pairs"], params)
+    timer.run("10_upload_pairs", "CREATE TEMP TABLE upload_pairs AS\n"
+              + steps["10_upload_pairs"], {**params, "slices": 1, "slice": 0})
     share = round(float(con.execute(
         "SELECT SUM(CASE WHEN match_class = 'caused' THEN 1 ELSE 0 END) / SUM(CASE WHEN "
         "match_class IN ('caused', 'permitted') THEN 1 ELSE 0 END) FROM classified "
         "WHERE in_window").fetchall()[0][0] or 0.5), 12)
 
     # -- 2. candidate_states: table against view ------------------------------------
-    readers = {"10_upload_pairs": steps["10_upload_pairs"].replace(
-                   "CREATE TEMP TABLE upload_pairs AS", "SELECT count(*) FROM ("
-               ) + ")",
+    readers = {"10_upload_pairs": "SELECT count(*) FROM (" + steps["10_upload_pairs"] + ")",
                "figures/by_channel": figures.figure_sql("by_channel"),
                "figures/contacts_used": figures.figure_sql("contacts_used"),
                "estimate": MATCH_PROBABILITIES, "estimate_uploads": UPLOAD_PROBABILITIES}
-    reader_params = {**params, "caused_share": share}
+    reader_params = {**params, "caused_share": share, "slices": 1, "slice": 0}
     results: dict[str, Any] = {}
     for name, sql in readers.items():
         results[name] = canon(timer.run(f"table: {name}", sql, reader_params))

@@ -13,6 +13,7 @@ the same SQL texts. Functions taking `con` accept either.
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -50,6 +51,12 @@ _TEMP_TABLES = ("param_audience_types", "param_snapshot_days", "purpose_state",
                 "scope_audiences", "brackets", "scoped_matches", "counted_uploads",
                 "signatures", "candidate_states", "signature_states", "classified",
                 "account_outcomes", "upload_pairs")
+# Steps run as one query per slice of accounts: the table each makes, and the rows that
+# size its slices. At scale L (126M upload entries) step 10 in one query ran out of memory
+# under a 4 GB limit, with 2 threads and with 1 (docs/benchmarks.md).
+SLICED_STEPS = {"10_upload_pairs": ("upload_pairs", "SELECT count(*) FROM counted_uploads")}
+# Upload entries per slice of step 10: one slice up to scale S.
+UPLOAD_ROWS_PER_SLICE = 16_000_000
 CLASSES = figures.CLASSES
 # 2: whole-window.md (exposed_accounts, uploads, affected_accounts_whole_window,
 # audiences_targetable_only_by_incident, by_channel v2), contacts_used, coverage times
@@ -107,8 +114,22 @@ def classify(con: EngineLike, incident: Incident,
     _prepare_parameters(engine, incident)
     for step in STEPS:
         say(f"replay step {step}")
-        engine.execute(step_sql(step), params)
+        if step in SLICED_STEPS:
+            _run_sliced(engine, step, params)
+        else:
+            engine.execute(step_sql(step), params)
     return window_start, incident.fix_at
+
+
+def _run_sliced(engine: Engine, step: str, params: dict[str, Any]) -> None:
+    """A step that is a query per slice of accounts: the first slice makes its table, the
+    others are inserted (SLICED_STEPS)."""
+    table, count_rows = SLICED_STEPS[step]
+    slices = max(1, math.ceil(int(engine.rows(count_rows)[0][0]) / UPLOAD_ROWS_PER_SLICE))
+    query = step_sql(step)
+    for part in range(slices):
+        verb = f"CREATE TEMP TABLE {table} AS\n" if part == 0 else f"INSERT INTO {table}\n"
+        engine.execute(verb + query, {**params, "slices": slices, "slice": part})
 
 
 def replay(con: EngineLike, incident: Incident, *,

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 from hypothesis import given, note, settings
 from hypothesis import strategies as st
@@ -43,6 +44,7 @@ from test_differential import (
 import casefiles
 import oracle
 from casefiles import sha
+from incidentscope import replay as replay_engine
 
 PROFILES = ("twitter", "twitter", "google", "meta")
 
@@ -288,11 +290,16 @@ def oracle_of(case: Case) -> dict[str, Any]:
     )
 
 
-def assert_engine_matches_oracle_v2(case: Case, omit_empty_optional_columns: bool) -> None:
+def assert_engine_matches_oracle_v2(case: Case, omit_empty_optional_columns: bool,
+                                    upload_rows_per_slice: int | None = None) -> None:
+    """`upload_rows_per_slice`: step 10 in one slice of accounts (None) or in many (1:
+    about a slice per entry), whose pairs must be the same."""
     tables, incident = case
     note(describe(case))
     expected = oracle_of(case)
-    with tempfile.TemporaryDirectory(prefix="incidentscope-diff-v2-") as tmp:
+    per_slice = upload_rows_per_slice or replay_engine.UPLOAD_ROWS_PER_SLICE
+    with tempfile.TemporaryDirectory(prefix="incidentscope-diff-v2-") as tmp, \
+            mock.patch.object(replay_engine, "UPLOAD_ROWS_PER_SLICE", per_slice):
         report = casefiles.run_engine(
             tables,
             incident,
@@ -314,9 +321,9 @@ def assert_engine_matches_oracle_v2(case: Case, omit_empty_optional_columns: boo
 
 
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=HEALTH)
-@given(case=v2_cases(), omit=st.booleans())
-def test_engine_matches_oracle_v2(case: Case, omit: bool) -> None:
-    assert_engine_matches_oracle_v2(case, omit)
+@given(case=v2_cases(), omit=st.booleans(), per_slice=st.sampled_from([None, 1, 3]))
+def test_engine_matches_oracle_v2(case: Case, omit: bool, per_slice: int | None) -> None:
+    assert_engine_matches_oracle_v2(case, omit, per_slice)
 
 
 def test_raw_forms_of_the_strategy_normalize_to_their_values() -> None:

@@ -137,7 +137,8 @@ def test_every_replay_statement_transpiles(spark: Any) -> None:
               "lower_last": date(2019, 9, 9), "upper_first": date(2018, 12, 31),
               "upper_last": date(2019, 9, 23), "open": False, "min_size": 100,
               "use_uploads": True}
-    queries = ("estimate", "estimate_uploads", figures.DELIVERY_EXPOSURE)
+    queries = ("estimate", "estimate_uploads", figures.DELIVERY_EXPOSURE,
+               *replay_engine.SLICED_STEPS)  # a query per slice of accounts
     for name, sql in replay_engine.all_step_sql().items():
         text = engine.transpile(sql, params)
         assert "$" not in text and "epoch" not in text.lower(), name

@@ -5,7 +5,9 @@
 -- gives O = {caused} (restricted is the only possible state), `possible` when caused is in
 -- O for some entry (restricted is possible; outside the snapshot range every state is),
 -- `certain_on_log_day` when such an entry was uploaded on a log day.
-CREATE TEMP TABLE upload_pairs AS
+-- One query per slice of accounts ($slices, $slice; replay.classify makes the table from
+-- the first and inserts the others): an account is in one slice, so the slices' pairs are
+-- the whole table, and the join and its grouping fit in memory at any scale.
 SELECT e.audience_id, c.account_id,
        MAX(CASE WHEN NOT e.outside AND c.state_prev = 2
                      AND (e.exact OR c.state_next = 2) THEN 1 ELSE 0 END) AS certain,
@@ -18,4 +20,5 @@ JOIN candidate_states c
   ON c.sig_channel = e.channel AND c.sig_identifier = e.identifier_id
  AND c.sig_prev = e.sig_prev AND c.sig_next = e.sig_next AND c.exact = e.exact
  AND c.outside = e.outside
+WHERE (c.account_id % $slices + $slices) % $slices = $slice
 GROUP BY e.audience_id, c.account_id
