@@ -34,12 +34,14 @@ from typing import Any
 
 from incidentscope.engine import EngineLike, as_engine
 
+# A match is its (account, time, audience, logged channel and identifier): the log's rows
+# are folded on those, so no numbering is needed. Numbering matches with ROW_NUMBER() over
+# all of them was one global sort held in memory: at scale L it ran out of memory under a
+# 4 GB limit. The output order is the same (draw, then the match's time and audience).
 MATCH_PROBABILITIES = """
 WITH um AS (
-    SELECT ROW_NUMBER() OVER (ORDER BY c.account_id, c.matched_at, c.audience_id,
-                                       c.sig_channel, c.sig_identifier) AS match_no,
-           c.account_id, c.match_class, c.sig_channel, c.sig_identifier, c.sig_prev,
-           c.sig_next, c.exact, c.outside,
+    SELECT c.account_id, c.matched_at, c.audience_id, c.match_class, c.sig_channel,
+           c.sig_identifier, c.sig_prev, c.sig_next, c.exact, c.outside,
            -- the nearest snapshot outside the range; the later one only strictly between
            c.sig_prev AS a_date,
            CASE WHEN NOT c.outside AND NOT c.exact THEN c.sig_next END AS b_date,
@@ -56,7 +58,8 @@ WITH um AS (
 ),
 expected AS (
     -- a candidate's state at the match: the earlier snapshot's with 1 - f, the later's with f
-    SELECT um.match_no, COUNT(c.identifier_id) AS n_candidates,
+    SELECT um.account_id, um.matched_at, um.audience_id, um.sig_channel, um.sig_identifier,
+           um.a_date, um.b_date, COUNT(c.identifier_id) AS n_candidates,
            SUM((1 - um.f) * CASE WHEN c.state_prev = 2 THEN 1 ELSE 0 END
                + um.f * CASE WHEN um.b_date IS NULL
                              THEN CASE WHEN c.state_prev = 2 THEN 1 ELSE 0 END
@@ -71,15 +74,26 @@ expected AS (
       ON c.account_id = um.account_id AND c.sig_channel = um.sig_channel
      AND c.sig_identifier = um.sig_identifier AND c.sig_prev = um.sig_prev
      AND c.sig_next = um.sig_next AND c.exact = um.exact AND c.outside = um.outside
-    GROUP BY um.match_no
+    GROUP BY um.account_id, um.matched_at, um.audience_id, um.sig_channel, um.sig_identifier,
+             um.a_date, um.b_date
+),
+outcomes AS (
+    -- a match with several candidates is a draw of its own (draw_at, draw_audience name
+    -- it); the others of one key in one bracket share one outcome
+    SELECT account_id, a_date, b_date, sig_channel, sig_identifier,
+           CASE WHEN n_candidates > 1 THEN 1 ELSE 0 END AS draw,
+           CASE WHEN n_candidates > 1 THEN matched_at END AS draw_at,
+           CASE WHEN n_candidates > 1 THEN audience_id END AS draw_audience,
+           CASE WHEN existing > 0 THEN round(restricted / existing, 12)
+                ELSE $caused_share END AS p
+    FROM expected
 )
-SELECT um.account_id, um.a_date, um.b_date, um.sig_channel, um.sig_identifier,
-       CASE WHEN e.n_candidates > 1 THEN um.match_no ELSE 0 END AS draw,
-       MAX(CASE WHEN e.existing > 0 THEN round(e.restricted / e.existing, 12)
-                ELSE $caused_share END) AS p
-FROM um JOIN expected e ON e.match_no = um.match_no
-GROUP BY um.account_id, um.a_date, um.b_date, um.sig_channel, um.sig_identifier, draw
-ORDER BY um.account_id, um.a_date, um.b_date, um.sig_channel, um.sig_identifier, draw
+SELECT account_id, a_date, b_date, sig_channel, sig_identifier, draw, MAX(p) AS p
+FROM outcomes
+GROUP BY account_id, a_date, b_date, sig_channel, sig_identifier, draw, draw_at,
+         draw_audience
+ORDER BY account_id, a_date, b_date, sig_channel, sig_identifier, draw, draw_at,
+         draw_audience
 """
 
 
