@@ -80,14 +80,20 @@ def entity_counts(con: Engine) -> dict[str, dict[str, int]]:
                                             "affected_advertisers", "affected_partners")}
 
 
+def delivery_slices(con: Engine) -> int:
+    """The slices of accounts in which deliveries are joined to the matches before them
+    (11_delivery_exposure, figures/notice_facts): one per EXPOSURE_ROWS_PER_SLICE rows."""
+    row = con.rows("SELECT (SELECT count(*) FROM classified) "
+                   "+ (SELECT count(*) FROM deliveries)")[0]
+    return max(1, math.ceil(int(row[0]) / EXPOSURE_ROWS_PER_SLICE))
+
+
 def deliveries(con: Engine, params: dict[str, Any], loaded: bool) -> dict[str, Any] | None:
     """Ads served because of the incident; null when no deliveries file was loaded (a
     loaded file without rows gives zeros). One query per slice of accounts."""
     if not loaded:
         return None
-    row = con.rows("SELECT (SELECT count(*) FROM classified) "
-                   "+ (SELECT count(*) FROM deliveries)")[0]
-    slices = max(1, math.ceil(int(row[0]) / EXPOSURE_ROWS_PER_SLICE))
+    slices = delivery_slices(con)
     text = sql(DELIVERY_EXPOSURE)
     # per after_fix: accounts lower, upper, impressions lower, upper (the slices add up)
     totals = {False: [0, 0, 0, 0], True: [0, 0, 0, 0]}

@@ -206,8 +206,13 @@ def replay(con: EngineLike, incident: Incident, *,
 
 
 def _notice_facts(con: Engine, params: dict[str, Any]) -> pl.DataFrame:
-    """The per-person facts of the Art. 34 notices (results.NOTICE_FACTS_SCHEMA)."""
-    frame = con.frame(figures.figure_sql("notice_facts"), params)
+    """The per-person facts of the Art. 34 notices (results.NOTICE_FACTS_SCHEMA), sorted by
+    account and audience; queried per slice of accounts (figures.delivery_slices)."""
+    slices = figures.delivery_slices(con)
+    text = figures.figure_sql("notice_facts")
+    frame = pl.concat([con.frame(text, {**params, "slices": slices, "slice": part})
+                       for part in range(slices)], how="vertical_relaxed")
+    frame = frame.sort("account_id", "audience_id")
     month = pl.col("^(first|last)_month$").cast(pl.Utf8)
     return frame.with_columns(month.str.slice(0, 4) + "-" + month.str.slice(4, 2)).select(
         [pl.col(name).cast(kind) for name, kind in NOTICE_FACTS_SCHEMA.items()])

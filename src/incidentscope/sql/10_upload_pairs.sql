@@ -5,7 +5,7 @@
 -- gives O = {caused} (restricted is the only possible state), `possible` when caused is in
 -- O for some entry (restricted is possible; outside the snapshot range every state is),
 -- `certain_on_log_day` when such an entry was uploaded on a log day.
--- One query per slice of accounts ($slices, $slice; replay.classify makes the table from
+-- One query per slice of accounts (slices, slice; replay.classify makes the table from
 -- the first and inserts the others): an account is in one slice, so the slices' pairs are
 -- the whole table, and the join and its grouping fit in memory at any scale.
 SELECT e.audience_id, c.account_id,
