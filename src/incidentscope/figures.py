@@ -22,6 +22,9 @@ CLASSES = ("caused", "permitted", "uncertain", "unexplained")
 # In-scope matches plus deliveries per slice of the delivery query: about 3.6 GB of peak
 # memory at scale L under a 4 GB limit (docs/benchmarks.md); one slice up to scale M.
 EXPOSURE_ROWS_PER_SLICE = 32_000_000
+# The same for the notice facts (figures/notice_facts), which keep every (account, audience)
+# row: at scale L under a 4 GB limit a slice of 33M rows ran out of memory, of 17M did not.
+NOTICE_ROWS_PER_SLICE = 16_000_000
 DELIVERY_EXPOSURE = "11_delivery_exposure"
 FIGURES = ("affected", "breakdowns", "by_channel", "campaigns", "class_counts",
            "contacts_used", "coverage", "entities", "exposure", "logged_days", "notice_facts",
@@ -80,12 +83,13 @@ def entity_counts(con: Engine) -> dict[str, dict[str, int]]:
                                             "affected_advertisers", "affected_partners")}
 
 
-def delivery_slices(con: Engine) -> int:
+def delivery_slices(con: Engine, rows_per_slice: int) -> int:
     """The slices of accounts in which deliveries are joined to the matches before them
-    (11_delivery_exposure, figures/notice_facts): one per EXPOSURE_ROWS_PER_SLICE rows."""
+    (11_delivery_exposure, figures/notice_facts): one per `rows_per_slice` in-scope matches
+    plus deliveries."""
     row = con.rows("SELECT (SELECT count(*) FROM classified) "
                    "+ (SELECT count(*) FROM deliveries)")[0]
-    return max(1, math.ceil(int(row[0]) / EXPOSURE_ROWS_PER_SLICE))
+    return max(1, math.ceil(int(row[0]) / rows_per_slice))
 
 
 def deliveries(con: Engine, params: dict[str, Any], loaded: bool) -> dict[str, Any] | None:
@@ -93,7 +97,7 @@ def deliveries(con: Engine, params: dict[str, Any], loaded: bool) -> dict[str, A
     loaded file without rows gives zeros). One query per slice of accounts."""
     if not loaded:
         return None
-    slices = delivery_slices(con)
+    slices = delivery_slices(con, EXPOSURE_ROWS_PER_SLICE)
     text = sql(DELIVERY_EXPOSURE)
     # per after_fix: accounts lower, upper, impressions lower, upper (the slices add up)
     totals = {False: [0, 0, 0, 0], True: [0, 0, 0, 0]}

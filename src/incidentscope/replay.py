@@ -207,8 +207,8 @@ def replay(con: EngineLike, incident: Incident, *,
 
 def _notice_facts(con: Engine, params: dict[str, Any]) -> pl.DataFrame:
     """The per-person facts of the Art. 34 notices (results.NOTICE_FACTS_SCHEMA), sorted by
-    account and audience; queried per slice of accounts (figures.delivery_slices)."""
-    slices = figures.delivery_slices(con)
+    account and audience; queried per slice of accounts (figures.NOTICE_ROWS_PER_SLICE)."""
+    slices = figures.delivery_slices(con, figures.NOTICE_ROWS_PER_SLICE)
     text = figures.figure_sql("notice_facts")
     frame = pl.concat([con.frame(text, {**params, "slices": slices, "slice": part})
                        for part in range(slices)], how="vertical_relaxed")
