@@ -27,7 +27,7 @@ import duckdb
 from incidentscope import diff, ingest, investigate, manifest, results, workspace
 from incidentscope import replay as replay_engine
 from incidentscope.config import Incident, load_incident
-from incidentscope.engine import DuckDBEngine, Engine
+from incidentscope.engine import STATEMENT_NOTE, DuckDBEngine, Engine
 from incidentscope.errors import (
     OUT_OF_MEMORY_HINT,
     STOP_SIGNALS,
@@ -68,8 +68,16 @@ def resolve_db(incident_path: Path, db_path: Path | None) -> Path:
     return db_path if db_path is not None else workspace.default_workspace_path(incident_path)
 
 
-def _out_of_memory() -> OutOfMemoryError:
-    return OutOfMemoryError(f"out of memory within DuckDB's memory limit; {OUT_OF_MEMORY_HINT}")
+def _out_of_memory(exc: duckdb.OutOfMemoryException | None = None) -> OutOfMemoryError:
+    """The error, naming the replay's step or figure query that did not fit, if known (the
+    engine notes the statement's SQL text on the exception: engine.STATEMENT_NOTE)."""
+    where = None
+    for note in getattr(exc, "__notes__", ()):
+        if note.startswith(STATEMENT_NOTE):
+            where = replay_engine.statement_name(note.removeprefix(STATEMENT_NOTE)) or where
+    at = f" in replay statement {where}" if where else ""
+    return OutOfMemoryError(f"out of memory within DuckDB's memory limit{at}; "
+                            f"{OUT_OF_MEMORY_HINT}")
 
 
 @contextlib.contextmanager
@@ -91,10 +99,10 @@ def open_workspace(
         raise _out_of_memory() from None
     try:
         yield incident, con, db
-    except duckdb.OutOfMemoryException:
+    except duckdb.OutOfMemoryException as exc:
         # A replay or report query that needs more than DuckDB's limit, even spilling.
         # (The load says so itself, adding that it left the workspace unchanged.)
-        raise _out_of_memory() from None
+        raise _out_of_memory(exc) from None
     except (duckdb.IOException, duckdb.PermissionException) as exc:
         # spilling to a full disk, writing the replay's outcome into a read-only workspace
         raise StorageError(f"{db}: reading or writing the workspace failed "

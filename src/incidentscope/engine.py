@@ -12,7 +12,7 @@ calls it is the same.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any, Protocol
 
 import duckdb
@@ -56,6 +56,20 @@ class Engine(Protocol):
         """From now on, SQL reads only tables (no file access, no setting changes)."""
 
 
+# The note an out-of-memory error gets, followed by the statement's SQL text (never its
+# bound values), so that the error can name the replay step or figure (api).
+STATEMENT_NOTE = "incidentscope statement: "
+
+
+@contextlib.contextmanager
+def _noting_statement(sql: str) -> Iterator[None]:
+    try:
+        yield
+    except duckdb.OutOfMemoryException as exc:
+        exc.add_note(STATEMENT_NOTE + sql)
+        raise
+
+
 class DuckDBEngine:
     """The workspace connection, used as it is: no copies, temp tables, bound parameters."""
 
@@ -65,14 +79,17 @@ class DuckDBEngine:
         self.con = con
 
     def execute(self, sql: str, params: Params = None) -> None:
-        self.con.execute(sql, bind(sql, dict(params or {})))
+        with _noting_statement(sql):
+            self.con.execute(sql, bind(sql, dict(params or {})))
 
     def rows(self, sql: str, params: Params = None) -> list[tuple[Any, ...]]:
-        return self.con.execute(sql, bind(sql, dict(params or {}))).fetchall()
+        with _noting_statement(sql):
+            return self.con.execute(sql, bind(sql, dict(params or {}))).fetchall()
 
     def frame(self, sql: str, params: Params = None) -> pl.DataFrame:
         bound = bind(sql, dict(params or {}))
-        frame = pl.from_arrow(self.con.sql(sql, params=bound or None).to_arrow_table())
+        with _noting_statement(sql):
+            frame = pl.from_arrow(self.con.sql(sql, params=bound or None).to_arrow_table())
         assert isinstance(frame, pl.DataFrame)
         return frame
 

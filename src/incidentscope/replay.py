@@ -74,6 +74,17 @@ def all_step_sql() -> dict[str, str]:
             "estimate": MATCH_PROBABILITIES, "estimate_uploads": UPLOAD_PROBABILITIES}
 
 
+def statement_name(sql: str) -> str | None:
+    """The replay step, figure query or estimate whose SQL `sql` is (a sliced step's query
+    made into its table or inserted, too), for an error to name; None for any other."""
+    text = " ".join(sql.split())
+    for name, known in all_step_sql().items():
+        known_text = " ".join(known.split())
+        if text == known_text or text.endswith(" " + known_text):
+            return name
+    return None
+
+
 def earliest_match(con: EngineLike) -> datetime | None:
     row = as_engine(con).rows("SELECT min(matched_at) FROM matches")[0]
     value = row[0] if row else None

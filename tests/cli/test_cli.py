@@ -110,6 +110,23 @@ def test_running_out_of_duckdb_memory_is_said_not_blamed_on_a_file(tmp_path: Pat
     assert cli("load", str(incident), "--data", str(data), "-q").returncode == 0
     done = cli("replay", str(incident), "-q", "--memory-limit", "2MB")
     assert done.returncode == 71, done.stderr
-    assert done.stderr.strip().splitlines()[-1].startswith(
-        "error: out of memory within DuckDB's memory limit; rerun with a larger --memory-limit")
+    # the replay statement that did not fit is named (at 2 MB: the first)
+    assert done.stderr.strip().splitlines()[-1] == (
+        "error: out of memory within DuckDB's memory limit in replay statement "
+        "01_scope_audiences; rerun with a larger --memory-limit (or fewer --threads)")
     assert done.stdout == ""
+
+
+def test_an_out_of_memory_error_names_the_replay_statement_by_its_sql() -> None:
+    from incidentscope import figures
+    from incidentscope import replay as replay_engine
+    from incidentscope.estimate import MATCH_PROBABILITIES
+
+    name = replay_engine.statement_name
+    step = replay_engine.step_sql("10_upload_pairs")
+    # a sliced step's query, made into its table and inserted (replay._run_sliced)
+    assert name("CREATE TEMP TABLE upload_pairs AS\n" + step) == "10_upload_pairs"
+    assert name("INSERT INTO upload_pairs\n" + step) == "10_upload_pairs"
+    assert name(figures.figure_sql("notice_facts")) == "figures/notice_facts"
+    assert name(MATCH_PROBABILITIES) == "estimate"
+    assert name("SELECT count(*) FROM matches") is None
