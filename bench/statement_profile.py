@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import re
 import resource
 import sys
 import time
@@ -40,15 +39,6 @@ from incidentscope import api, ingest, workspace
 from incidentscope import replay as replay_engine
 from incidentscope.engine import DuckDBEngine, Params
 from incidentscope.outdir import as_bytes
-
-SQL_NAMES: dict[str, str] = {}
-
-
-def _sql_names() -> dict[str, str]:
-    if not SQL_NAMES:
-        SQL_NAMES.update({" ".join(text.split()): name
-                          for name, text in replay_engine.all_step_sql().items()})
-    return SQL_NAMES
 
 
 def _snippet(sql: str) -> str:
@@ -160,10 +150,7 @@ class TimedEngine(DuckDBEngine):
         self.recorder = recorder
 
     def _name(self, sql: str) -> str:
-        text = " ".join(sql.split())
-        # a sliced step's query, made into its table or inserted (replay._run_sliced)
-        bare = re.sub(r"^(?:CREATE TEMP TABLE \w+ AS|INSERT INTO \w+) ", "", text)
-        return _sql_names().get(text) or _sql_names().get(bare) or _caller()
+        return replay_engine.statement_name(sql) or _caller()
 
     def _timed(self, method: Any, sql: str, params: Params) -> Any:
         name = self._name(sql)

@@ -13,6 +13,7 @@ the same SQL texts. Functions taking `con` accept either.
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 from collections.abc import Callable
 from datetime import datetime
@@ -74,15 +75,27 @@ def all_step_sql() -> dict[str, str]:
             "estimate": MATCH_PROBABILITIES, "estimate_uploads": UPLOAD_PROBABILITIES}
 
 
+@functools.cache
+def _statement_names() -> dict[str, str]:
+    """Every replay statement's text, whitespace folded, to its name (all_step_sql)."""
+    return {" ".join(text.split()): name for name, text in all_step_sql().items()}
+
+
+def _slice_verbs(table: str) -> tuple[str, str]:
+    """What a sliced step's query is prefixed with: the first slice makes the table, the
+    others are inserted (_run_sliced)."""
+    return f"CREATE TEMP TABLE {table} AS\n", f"INSERT INTO {table}\n"
+
+
 def statement_name(sql: str) -> str | None:
     """The replay step, figure query or estimate whose SQL `sql` is (a sliced step's query
-    made into its table or inserted, too), for an error to name; None for any other."""
+    made into its table or inserted, too), for an error or a profile to name; None for any
+    other."""
     text = " ".join(sql.split())
-    for name, known in all_step_sql().items():
-        known_text = " ".join(known.split())
-        if text == known_text or text.endswith(" " + known_text):
-            return name
-    return None
+    for table, _count_rows in SLICED_STEPS.values():
+        for verb in _slice_verbs(table):
+            text = text.removeprefix(" ".join(verb.split()) + " ")
+    return _statement_names().get(text)
 
 
 def earliest_match(con: EngineLike) -> datetime | None:
@@ -138,9 +151,10 @@ def _run_sliced(engine: Engine, step: str, params: dict[str, Any]) -> None:
     table, count_rows = SLICED_STEPS[step]
     slices = max(1, math.ceil(int(engine.rows(count_rows)[0][0]) / UPLOAD_ROWS_PER_SLICE))
     query = step_sql(step)
+    create, insert = _slice_verbs(table)
     for part in range(slices):
-        verb = f"CREATE TEMP TABLE {table} AS\n" if part == 0 else f"INSERT INTO {table}\n"
-        engine.execute(verb + query, {**params, "slices": slices, "slice": part})
+        engine.execute((create if part == 0 else insert) + query,
+                       {**params, "slices": slices, "slice": part})
 
 
 def replay(con: EngineLike, incident: Incident, *,
